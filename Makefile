@@ -1,0 +1,47 @@
+# sn9 — the two commands a new user runs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/sn9
+# burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
+export CUDARC_CUDA_VERSION ?= 12080
+
+.PHONY: build test test-golden demo completions bench check-gpu fmt lint clean
+
+build:
+	$(CARGO) build --release
+
+## Unit, golden and end-to-end tests, and the GPU compile-check (what CI runs).
+test:
+	$(CARGO) test --all-targets
+	$(CARGO) check --features cuda,wgpu
+
+## Only the golden vectors of the reference (SN9_GOLDEN=<file> to check another file).
+test-golden:
+	$(CARGO) test --test golden
+
+## Score a sample round from fixtures: two rounds, EMA state carried, weights explained.
+demo: build
+	@bash scripts/demo.sh $(BIN)
+
+completions:
+	$(CARGO) run --quiet -- completions bash > completions/sn9.bash
+	$(CARGO) run --quiet -- completions zsh > completions/_sn9
+	$(CARGO) run --quiet -- completions fish > completions/sn9.fish
+
+bench: build
+	@bash bench/score.sh $(BIN)
+
+## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
+check-gpu:
+	$(CARGO) check --features cuda
+	$(CARGO) check --features wgpu
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,114 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sn9_global_optspecs
+    string join \n json q/quiet v/verbose config= h/help V/version
+end
+
+function __fish_sn9_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sn9_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sn9_using_subcommand
+    set -l cmd (__fish_sn9_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sn9 -n "__fish_sn9_needs_command" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_needs_command" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_needs_command" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_needs_command" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_needs_command" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_needs_command" -s V -l version -d 'Print version'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l block -d 'Show the competitions in force at this block [default: the whole schedule]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l schedule -d 'Competition schedule (JSON) [default: built-in Subnet 9 schedule]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l all -d 'With --json, print the whole schedule (every entry) even when --block is given'
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l block -d 'Current block: epsilon decay and the competition schedule are taken at this block [default: the rows\' `eval_block`]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l state -d 'Scoring state carried between rounds (EMA weights, history); read if it exists, then replaced atomically [default: none, a fresh state that is not saved]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l neurons -d 'Number of neurons in the metagraph (length of the weight vector) [default: the state\'s, or the largest uid + 1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l schedule -d 'Competition schedule (JSON, as `sn9 competitions --all --json` prints) [default: built-in Subnet 9 schedule]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l netuid -d 'Subnet the weights are for (recorded in the weights document) [default: 9]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l out -d 'Also write the weights document (JSON) to this file (the input of `sn9 chain weights set`)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l no-save -d 'Do not write the state back'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l explain -d 'Explain each uid\'s weight: competitive or beaten by whom, epsilon, wins, win rate'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l csv -d 'Write the weights as CSV (uid, weight, u16) instead of a table'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l hotkey -d 'The miner\'s hotkey (SS58 address) to bind the hash to' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l files -d 'Also list each file\'s hash'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "encode" -d 'Build `namespace:name:commit:secure_hash:competition_id` (checked against the 128-byte limit and the repo id rules) and print it'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "decode" -d 'Parse a commitment string as validators do and print its fields'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -l device -d 'Device to check: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'

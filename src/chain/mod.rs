@@ -1,0 +1,5 @@
+//! Chain-side data: model metadata commitments and SS58 addresses.
+
+pub mod command;
+pub mod metadata;
+pub mod ss58;

@@ -1,0 +1,134 @@
+//! The command-line interface: clap types only, and dispatch to the stage modules.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::chain::command::ChainCommand;
+use crate::competition::command::CompetitionsArgs;
+use crate::device::DeviceSpec;
+use crate::hub::command::HubCommand;
+use crate::output::{Format, Printer, Verbosity, stdout};
+use crate::score::command::{ScoreArgs, ScoreSettings};
+use crate::settings::ConfigFile;
+
+const AFTER_HELP: &str = "\
+Settings resolve as: flag > SN9_* environment variable > config file (--config) > default.
+Data goes to stdout, messages to stderr; `-` means stdin/stdout.
+Exit codes: 0 ok, 1 user or input error, 2 internal error.";
+
+/// sn9: Bittensor Subnet 9 (pre-training) end to end — data, train, hub, eval, score, chain.
+#[derive(Debug, Parser)]
+#[command(name = "sn9", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Machine-readable output on stdout (JSON; JSON Lines for streams).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Config file (TOML, one [section] per command).
+    #[arg(long, global = true, env = "SN9_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks.
+    Competitions(CompetitionsArgs),
+    /// Score a round: evaluation results + previous state → new state and weights, exactly as
+    /// the reference validator computes them.
+    Score(ScoreArgs),
+    /// Hugging Face side: model directory hashes.
+    #[command(subcommand)]
+    Hub(HubCommand),
+    /// Chain side: model metadata commitments.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+    /// Show the compute backends compiled in and check that a device works.
+    Device {
+        /// Device to check: cpu, cuda:N or wgpu:N.
+        #[arg(long, env = "SN9_DEVICE", default_value = "cpu")]
+        device: DeviceSpec,
+    },
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The clap command tree (for completions and docs).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let printer = Printer {
+        format: if cli.json {
+            Format::Json
+        } else {
+            Format::Table
+        },
+        verbosity: if cli.quiet {
+            Verbosity::Quiet
+        } else if cli.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        },
+    };
+    let cfg = ConfigFile::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Competitions(a) => crate::competition::command::run(a, &cfg, &printer),
+        Command::Score(a) => crate::score::command::run(ScoreSettings::resolve(a, &cfg)?, &printer),
+        Command::Hub(c) => crate::hub::command::run(c, &printer),
+        Command::Chain(c) => crate::chain::command::run(c, &printer),
+        Command::Device { device } => {
+            let value = crate::device::smoke_test(device)?;
+            let mut w = stdout();
+            if printer.format == Format::Json {
+                let doc = serde_json::json!({
+                    "device": device.to_string(),
+                    "backends": crate::device::compiled_backends(),
+                    "smoke_sum": value,
+                    "ok": value == 523776.0,
+                });
+                writeln!(w, "{doc}")?;
+            } else {
+                writeln!(
+                    w,
+                    "backends  {}",
+                    crate::device::compiled_backends().join(", ")
+                )?;
+                writeln!(w, "device    {device}")?;
+                writeln!(
+                    w,
+                    "check     sum(0..1024) = {value} ({})",
+                    if value == 523776.0 { "ok" } else { "WRONG" }
+                )?;
+            }
+            w.flush()?;
+            if value != 523776.0 {
+                anyhow::bail!(
+                    "device {device} computed a wrong result ({value}); its driver or backend is broken"
+                );
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut w = stdout();
+            clap_complete::generate(shell, &mut command(), "sn9", &mut w);
+            w.flush()?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Compute devices: `cpu` (default), `cuda:N` (feature `cuda`), `wgpu:N` (feature `wgpu`).
+//! One `--device` flag / `SN9_DEVICE` everywhere.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::Result;
+
+use crate::error::user;
+
+/// A device as the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    Cpu,
+    Cuda(usize),
+    Wgpu(usize),
+}
+
+impl FromStr for DeviceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        let (kind, index) = match s.split_once(':') {
+            Some((k, i)) => {
+                let i = i
+                    .parse::<usize>()
+                    .map_err(|_| format!("device index `{i}` is not a number"))?;
+                (k.to_string(), i)
+            }
+            None => (s.clone(), 0),
+        };
+        match kind.as_str() {
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(index)),
+            "wgpu" => Ok(DeviceSpec::Wgpu(index)),
+            _ => Err(format!("unknown device `{s}`; use cpu, cuda:N or wgpu:N")),
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Cpu => write!(f, "cpu"),
+            DeviceSpec::Cuda(i) => write!(f, "cuda:{i}"),
+            DeviceSpec::Wgpu(i) => write!(f, "wgpu:{i}"),
+        }
+    }
+}
+
+/// Backends compiled into this binary.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut v = vec!["cpu"];
+    if cfg!(feature = "cuda") {
+        v.push("cuda");
+    }
+    if cfg!(feature = "wgpu") {
+        v.push("wgpu");
+    }
+    v
+}
+
+/// Checks that the device's backend is compiled in, with an error that says how to get it.
+pub fn ensure_available(d: DeviceSpec) -> Result<()> {
+    let (name, on) = match d {
+        DeviceSpec::Cpu => return Ok(()),
+        DeviceSpec::Cuda(_) => ("cuda", cfg!(feature = "cuda")),
+        DeviceSpec::Wgpu(_) => ("wgpu", cfg!(feature = "wgpu")),
+    };
+    if on {
+        Ok(())
+    } else {
+        Err(user(format!(
+            "device {d}: this sn9 was built without the `{name}` feature; rebuild with \
+             `cargo build --release --features {name}` (see the README), or use --device cpu"
+        )))
+    }
+}
+
+/// Runs a small reduction on the device and returns its result (`Σ 0..1024 = 523776`), proving
+/// the backend initialises and computes.
+pub fn smoke_test(d: DeviceSpec) -> Result<f64> {
+    ensure_available(d)?;
+    match d {
+        DeviceSpec::Cpu => Ok((0..1024u64).sum::<u64>() as f64),
+        #[cfg(feature = "cuda")]
+        DeviceSpec::Cuda(i) => {
+            let dev = burn::backend::cuda::CudaDevice { index: i };
+            Ok(gpu::arange_sum::<burn::backend::Cuda>(&dev))
+        }
+        #[cfg(feature = "wgpu")]
+        DeviceSpec::Wgpu(i) => {
+            let dev = burn::backend::wgpu::WgpuDevice::DiscreteGpu(i);
+            Ok(gpu::arange_sum::<burn::backend::Wgpu>(&dev))
+        }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("ensure_available refused {d}"),
+    }
+}
+
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod gpu {
+    use burn::prelude::*;
+    use burn::tensor::ElementConversion;
+
+    pub fn arange_sum<B: Backend>(device: &B::Device) -> f64 {
+        let t = Tensor::<B, 1, Int>::arange(0..1024, device).float();
+        t.sum().into_scalar().elem::<f64>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
+        assert_eq!("CUDA:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
+        assert_eq!("wgpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu(0));
+        assert!("tpu:0".parse::<DeviceSpec>().is_err());
+        assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! sn9: Bittensor Subnet 9 (pre-training) as one toolkit. Each stage is a module with its own
+//! command; see `docs/architecture.md` for the flow and file formats.
+
+pub mod chain;
+pub mod cli;
+pub mod competition;
+pub mod device;
+pub mod error;
+pub mod hub;
+pub mod jsonf64;
+pub mod output;
+pub mod score;
+pub mod settings;

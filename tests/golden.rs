@@ -1,0 +1,823 @@
+//! Golden vectors from the reference implementation (`fixtures/golden/reference.json`, or the
+//! file named by `SN9_GOLDEN`). Every case of every covered section is checked; a section absent
+//! from the file is skipped with a note. Prints `golden <section>: N cases checked` per section.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+use sn9::chain::metadata::{ModelId, hash_of_two_strings, validate_repo_id};
+use sn9::competition::{self, EpsilonFunc, Normalization, constants, sn9_schedule};
+use sn9::hub::hash::{hash_directory, secure_hash, walk_order};
+use sn9::score::f32ops::softmax;
+use sn9::score::history::{EvalResult, high_stake_validators, push_eval, should_retry, top_miners};
+use sn9::score::input::ModelRows;
+use sn9::score::round::run_round;
+use sn9::score::state::State;
+use sn9::score::weights::{CompetitionTracker, to_u16};
+use sn9::score::wins::{Entry, competitive_uids, compute_wins, iswin};
+
+type Check = fn(&Value) -> Result<usize, Vec<String>>;
+
+/// Collects failures of one section.
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+    fn finish(self, n: usize) -> Result<usize, Vec<String>> {
+        if self.0.is_empty() {
+            Ok(n)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+fn f(v: &Value) -> f64 {
+    sn9::jsonf64::from_value(v).unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+fn arr(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
+}
+
+fn obj(v: &Value) -> &Map<String, Value> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+}
+
+fn eps(v: &Value) -> EpsilonFunc {
+    s(v).parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A float32 value as the golden file stores it (a Python float holding the exact f32).
+fn f32_of(v: &Value) -> f32 {
+    let x = f(v);
+    let y = x as f32;
+    assert!(y as f64 == x || x.is_nan(), "{x} is not a float32 value");
+    y
+}
+
+/// JSON equality with numbers compared as f64 (4096 == 4096.0).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn constants_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    for (k, v) in obj(g) {
+        let ours: Value = match k.as_str() {
+            "version" => constants::REFERENCE_VERSION.into(),
+            "validator_version" => constants::REFERENCE_VALIDATOR_VERSION.into(),
+            "spec_version_and_weights_version_key" => constants::SPEC_VERSION.into(),
+            "SUBNET_UID" => constants::SUBNET_UID.into(),
+            "BLOCK_TTS" => competition::BLOCK_TTS.into(),
+            "SYNC_BLOCK_CADENCE" => constants::SYNC_BLOCK_CADENCE.into(),
+            "EVAL_BLOCK_DELAY" => constants::EVAL_BLOCK_DELAY.into(),
+            "WEIGHT_SYNC_VALI_MIN_STAKE" => constants::WEIGHT_SYNC_VALI_MIN_STAKE.into(),
+            "WEIGHT_SYNC_MINER_MIN_PERCENT" => constants::WEIGHT_SYNC_MINER_MIN_PERCENT.into(),
+            "BATCH_SIZE" => constants::BATCH_SIZE.into(),
+            "MAX_BATCHES_PER_DATASET" => constants::MAX_BATCHES_PER_DATASET.into(),
+            "alpha" => (constants::ALPHA as f64).into(),
+            "temperature" => (constants::TEMPERATURE as f64).into(),
+            "sample_min" => constants::SAMPLE_MIN.into(),
+            "updated_models_limit" => constants::UPDATED_MODELS_LIMIT.into(),
+            "chain_update_cadence_s" => constants::CHAIN_UPDATE_CADENCE_S.into(),
+            "model_retry_cadence_blocks" => constants::MODEL_RETRY_CADENCE_BLOCKS.into(),
+            "scan_top_model_cadence_s" => constants::SCAN_TOP_MODEL_CADENCE_S.into(),
+            "MAX_METADATA_BYTES" => constants::MAX_METADATA_BYTES.into(),
+            "ModelId.MAX_REPO_ID_LENGTH" => constants::MAX_REPO_ID_LENGTH.into(),
+            other => {
+                fl.0.push(format!("constant {other}: sn9 has no counterpart"));
+                continue;
+            }
+        };
+        n += 1;
+        // temperature is a float32 in sn9 (the reference divides a float32 tensor by it).
+        let ok = if k == "temperature" {
+            (f(v) as f32) == constants::TEMPERATURE
+        } else {
+            json_eq(&ours, v)
+        };
+        fl.check(ok, || format!("constant {k}: golden {v}, sn9 {ours}"));
+    }
+    fl.finish(n)
+}
+
+fn schedule_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    let ours = sn9_schedule();
+    if let Some(entries) = g.get("schedule") {
+        let mine = serde_json::to_value(&ours).unwrap();
+        let mine = arr(&mine);
+        fl.check(mine.len() == arr(entries).len(), || {
+            "schedule: entry count differs".into()
+        });
+        for (i, e) in arr(entries).iter().enumerate() {
+            n += 1;
+            let ok = mine.get(i).is_some_and(|m| json_eq(m, e));
+            fl.check(ok, || {
+                format!("schedule entry {i}: sn9 {:?} != golden {e}", mine.get(i))
+            });
+        }
+    }
+    if let Some(lookups) = g.get("lookups") {
+        for l in arr(lookups) {
+            n += 1;
+            let b = u(&l["block"]);
+            let ids: Vec<u64> = ours.at_block(b).iter().map(|c| c.id as u64).collect();
+            let want: Vec<u64> = arr(&l["competition_ids"]).iter().map(u).collect();
+            fl.check(ids == want, || {
+                format!("lookup at block {b}: ids {ids:?} != {want:?}")
+            });
+            for (id, r) in obj(&l["reward_by_id"]) {
+                let c = ours.competition(id.parse().unwrap(), b);
+                let ok = match (c, r.is_null()) {
+                    (None, true) => true,
+                    (Some(c), false) => c.reward_percentage == f(r),
+                    _ => false,
+                };
+                fl.check(ok, || {
+                    format!(
+                        "lookup at block {b}: reward of {id} is {:?}, golden {r}",
+                        c.map(|c| c.reward_percentage)
+                    )
+                });
+            }
+        }
+    }
+    for (k, table) in obj(g) {
+        if !k.starts_with("MODEL_CONSTRAINTS_BY_COMPETITION_ID") {
+            continue;
+        }
+        for (id, want) in obj(table) {
+            n += 1;
+            let mine = competition::miner_constraints(id.parse().unwrap())
+                .map(|c| serde_json::to_value(c).unwrap());
+            let ok = mine.as_ref().is_some_and(|m| json_eq(m, want));
+            fl.check(ok, || {
+                format!("miner constraints {id}: sn9 {mine:?} != golden {want}")
+            });
+        }
+    }
+    fl.finish(n)
+}
+
+fn epsilon_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let e = eps(&c["func"]);
+        let got = e.compute(f(&c["current_block"]), f(&c["model_block"]));
+        let want = f(&c["epsilon"]);
+        fl.check(got == want, || format!("{c}: got {got}"));
+    }
+    fl.finish(arr(g).len())
+}
+
+fn normalization_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let norm = match s(&c["id"]) {
+            "NONE" => Normalization::None,
+            "INVERSE_EXPONENTIAL" => Normalization::InverseExponential {
+                ceiling: f(&c["ceiling"]),
+            },
+            other => panic!("unknown normalization {other}"),
+        };
+        let got = norm.apply(f(&c["score"]));
+        fl.check(got == f(&c["out"]), || format!("{c}: got {got}"));
+    }
+    fl.finish(arr(g).len())
+}
+
+fn entries(uids: &[Value], scores: &Value, blocks: &Value) -> Vec<Entry> {
+    uids.iter()
+        .map(|uid| {
+            let k = u(uid).to_string();
+            Entry {
+                uid: u(uid) as u16,
+                score: f(&scores[&k]),
+                block: f(&blocks[&k]),
+            }
+        })
+        .collect()
+}
+
+fn uid_map(v: &Value) -> BTreeMap<u16, f64> {
+    obj(v)
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), f(v)))
+        .collect()
+}
+
+fn wins_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    for c in arr(g) {
+        match s(&c["fn"]) {
+            "iswin" => {
+                n += 1;
+                let got = iswin(
+                    f(&c["loss_i"]),
+                    f(&c["loss_j"]),
+                    f(&c["block_i"]),
+                    f(&c["block_j"]),
+                    &eps(&c["epsilon"]),
+                    f(&c["current_block"]),
+                );
+                fl.check(got == c["out"].as_bool().unwrap(), || {
+                    format!("iswin {c}: got {got}")
+                });
+            }
+            "compute_competitive_uids+compute_wins" => {
+                for sc in arr(&c["scenarios"]) {
+                    n += 1;
+                    let e = eps(&sc["epsilon"]);
+                    let all = entries(arr(&sc["uids"]), &sc["uid_to_score"], &sc["uid_to_block"]);
+                    check_wins(
+                        &mut fl,
+                        &all,
+                        &e,
+                        f(&sc["current_block"]),
+                        &sc["competitive_uids"],
+                        &sc["wins"],
+                        &sc["win_rate"],
+                    );
+                }
+            }
+            "reference_test_filtered_win_rates" => {
+                n += 1;
+                let uids: Vec<Value> = obj(&c["uid_to_score"])
+                    .keys()
+                    .map(|k| Value::from(k.parse::<u64>().unwrap()))
+                    .collect();
+                let all = entries(&uids, &c["uid_to_score"], &c["uid_to_block"]);
+                let ww = arr(&c["wins_winrate"]);
+                check_wins(
+                    &mut fl,
+                    &all,
+                    &eps(&c["epsilon"]),
+                    f(&c["current_block"]),
+                    &c["competitive_uids"],
+                    &ww[0],
+                    &ww[1],
+                );
+            }
+            other => fl.0.push(format!("wins: unknown case kind {other}")),
+        }
+    }
+    fl.finish(n)
+}
+
+fn check_wins(
+    fl: &mut Failures,
+    all: &[Entry],
+    e: &EpsilonFunc,
+    current: f64,
+    want_comp: &Value,
+    want_wins: &Value,
+    want_rate: &Value,
+) {
+    let comp = competitive_uids(all, e);
+    let want: Vec<u16> = arr(want_comp).iter().map(|v| u(v) as u16).collect();
+    fl.check(comp == want, || {
+        format!("competitive uids {comp:?} != {want:?} for {all:?}")
+    });
+    let ce: Vec<Entry> = comp
+        .iter()
+        .map(|uid| *all.iter().find(|e| e.uid == *uid).unwrap())
+        .collect();
+    let w = compute_wins(&ce, e, current);
+    let got_wins: BTreeMap<u16, f64> = w.iter().map(|r| (r.uid, r.wins as f64)).collect();
+    let got_rate: BTreeMap<u16, f64> = w.iter().map(|r| (r.uid, r.win_rate)).collect();
+    fl.check(got_wins == uid_map(want_wins), || {
+        format!("wins {got_wins:?} != {want_wins}")
+    });
+    fl.check(got_rate == uid_map(want_rate), || {
+        format!("win rates {got_rate:?} != {want_rate}")
+    });
+}
+
+fn softmax_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let x: Vec<f32> = arr(&c["win_rates"])
+            .iter()
+            .map(|v| (f(v) as f32) / constants::TEMPERATURE)
+            .collect();
+        let got: Vec<String> = softmax(&x)
+            .iter()
+            .map(|v| format!("{:08x}", v.to_bits()))
+            .collect();
+        let want: Vec<String> = arr(&c["softmax_f32hex"])
+            .iter()
+            .map(|v| s(v).to_string())
+            .collect();
+        fl.check(got == want, || {
+            format!("softmax {}: {got:?} != {want:?}", c["win_rates"])
+        });
+    }
+    fl.finish(arr(g).len())
+}
+
+/// Non-zero entries of a weight vector, as golden's `{uid: value}` maps.
+fn nonzero_f32(fl: &mut Failures, what: &str, w: &[f32], want: &Value) {
+    let got: BTreeMap<u16, u32> = w
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v != 0.0)
+        .map(|(i, v)| (i as u16, v.to_bits()))
+        .collect();
+    let want: BTreeMap<u16, u32> = obj(want)
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap(), f32_of(v).to_bits()))
+        .collect();
+    fl.check(got == want, || {
+        format!("{what}: got {got:?} want {want:?} (f32 bits)")
+    });
+}
+
+fn pipeline_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let num_neurons = u(&g["num_neurons"]) as usize;
+    fl.check(f(&g["alpha"]) as f32 == constants::ALPHA, || {
+        "alpha differs".into()
+    });
+    fl.check(
+        f(&g["temperature"]) as f32 == constants::TEMPERATURE,
+        || "temperature differs".into(),
+    );
+    let schedule = sn9_schedule();
+    let rewards = schedule.rewards_at(u(&g["schedule_block"]));
+    for (id, r) in obj(&g["reward_by_competition"]) {
+        fl.check(rewards.get(&id.parse().unwrap()) == Some(&f(r)), || {
+            format!("reward share of {id}")
+        });
+    }
+    let mut state = State::new(num_neurons);
+    let steps = arr(&g["steps"]);
+    for st in steps {
+        let step = &st["step"];
+        let comp = u(&st["competition_id"]) as u16;
+        let block = u(&st["current_block"]);
+        let models: Vec<ModelRows> = arr(&st["uids"])
+            .iter()
+            .map(|uid| {
+                let k = u(uid).to_string();
+                let b = f(&st["uid_to_block"][&k]);
+                ModelRows {
+                    uid: u(uid) as u16,
+                    hotkey: Some(format!("hk{k}")),
+                    competition: comp,
+                    block: if b.is_finite() { Some(b as u64) } else { None },
+                    tasks: BTreeMap::new(),
+                    total: Some(f(&st["uid_to_score"][&k])),
+                    errors: Vec::new(),
+                }
+            })
+            .collect();
+        let out = match run_round(&mut state, &schedule, &models, block, num_neurons) {
+            Ok(o) => o,
+            Err(e) => {
+                if st["error"].is_null() {
+                    fl.0.push(format!("step {step}: sn9 failed: {e:#}"));
+                }
+                continue;
+            }
+        };
+        fl.check(st["error"].is_null(), || {
+            format!("step {step}: golden expected an error {}", st["error"])
+        });
+        let got_rate: BTreeMap<u16, f64> = out
+            .explain
+            .iter()
+            .filter(|e| e.competitive)
+            .map(|e| (e.uid, e.win_rate))
+            .collect();
+        fl.check(got_rate == uid_map(&st["win_rate"]), || {
+            format!("step {step}: win rates {got_rate:?} != {}", st["win_rate"])
+        });
+        let got_wins: BTreeMap<u16, f64> = out
+            .explain
+            .iter()
+            .filter(|e| e.competitive)
+            .map(|e| (e.uid, e.wins as f64))
+            .collect();
+        fl.check(got_wins == uid_map(&st["wins"]), || {
+            format!("step {step}: wins {got_wins:?} != {}", st["wins"])
+        });
+        let cw = &state.tracker.weights_by_competition[&comp];
+        let hex: Map<String, Value> = obj(&st["competition_weights_nonzero_f32hex"])
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Value::from(f32::from_bits(u32::from_str_radix(s(v), 16).unwrap()) as f64),
+                )
+            })
+            .collect();
+        nonzero_f32(
+            &mut fl,
+            &format!("step {step} competition weights (hex)"),
+            cw,
+            &Value::Object(hex),
+        );
+        nonzero_f32(
+            &mut fl,
+            &format!("step {step} competition weights"),
+            cw,
+            &st["competition_weights_nonzero"],
+        );
+        nonzero_f32(
+            &mut fl,
+            &format!("step {step} subnet weights"),
+            &out.weights,
+            &st["subnet_weights_nonzero"],
+        );
+        let want_u: Vec<u16> = arr(&st["u16_uids"]).iter().map(|v| u(v) as u16).collect();
+        let want_w: Vec<u16> = arr(&st["u16_weights"])
+            .iter()
+            .map(|v| u(v) as u16)
+            .collect();
+        fl.check(out.u16_uids == want_u && out.u16_weights == want_w, || {
+            format!(
+                "step {step}: u16 {:?} {:?} != {want_u:?} {want_w:?}",
+                out.u16_uids, out.u16_weights
+            )
+        });
+    }
+    fl.finish(steps.len())
+}
+
+fn tracker_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    for (k, seq) in obj(g) {
+        if k.starts_with("tracker_sequence") {
+            let schedule = sn9_schedule();
+            let comps = schedule.at_block(competition::BLOCK_TTS);
+            let mut tracker: Option<CompetitionTracker> = None;
+            for (i, st) in arr(seq).iter().enumerate() {
+                n += 1;
+                let rec = &st["record"];
+                let cid = u(&rec["competition_id"]) as u16;
+                let w: Vec<f32> = match &rec["new_weights"] {
+                    Value::Array(a) => a.iter().map(|v| f(v) as f32).collect(),
+                    // A resize case given by its length only ("7-long (resize)"): the new vector is
+                    // what turns the (zero-padded) old EMA into the expected one.
+                    Value::String(d) => {
+                        let len: usize = d
+                            .split('-')
+                            .next()
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or_else(|| panic!("new_weights `{d}`"));
+                        let want: Vec<f32> = arr(&st["weights_by_competition"][cid.to_string()])
+                            .iter()
+                            .map(f32_of)
+                            .collect();
+                        assert_eq!(
+                            want.len(),
+                            len,
+                            "expected weights of {cid} have another length than {d}"
+                        );
+                        let old = tracker
+                            .as_ref()
+                            .and_then(|t| t.weights_by_competition.get(&cid))
+                            .cloned()
+                            .unwrap_or_default();
+                        (0..len)
+                            .map(|i| {
+                                (want[i] - constants::ALPHA * old.get(i).copied().unwrap_or(0.0))
+                                    / (1.0 - constants::ALPHA)
+                            })
+                            .collect()
+                    }
+                    v => panic!("new_weights {v}"),
+                };
+                let t = tracker
+                    .get_or_insert_with(|| CompetitionTracker::new(w.len(), constants::ALPHA));
+                if let Err(e) = t.record(cid, &w) {
+                    fl.0.push(format!("tracker step {i}: {e:#}"));
+                    continue;
+                }
+                for (id, want) in obj(&st["weights_by_competition"]) {
+                    let got = t.weights_by_competition.get(&id.parse().unwrap());
+                    let want: Vec<u32> = arr(want).iter().map(|v| f32_of(v).to_bits()).collect();
+                    let got: Option<Vec<u32>> =
+                        got.map(|g| g.iter().map(|v| v.to_bits()).collect());
+                    fl.check(got.as_ref() == Some(&want), || {
+                        format!("tracker step {i} competition {id}: {got:?} != {want:?}")
+                    });
+                }
+                fl.check(
+                    t.weights_by_competition.len() == obj(&st["weights_by_competition"]).len(),
+                    || format!("tracker step {i}: competitions stored differ"),
+                );
+                let sw = t.subnet_weights(comps);
+                if let Some(want) = st.get("subnet_weights") {
+                    let want: Vec<u32> = arr(want).iter().map(|v| f32_of(v).to_bits()).collect();
+                    let got: Vec<u32> = sw.iter().map(|v| v.to_bits()).collect();
+                    fl.check(got == want, || {
+                        format!("tracker step {i} subnet weights: {got:?} != {want:?}")
+                    });
+                }
+                if let Some(want) = st.get("u16") {
+                    let uids: Vec<u16> = (0..sw.len() as u16).collect();
+                    let (gu, gw) = to_u16(&uids, &sw).unwrap();
+                    let wu: Vec<u16> = arr(&want[0]).iter().map(|v| u(v) as u16).collect();
+                    let ww: Vec<u16> = arr(&want[1]).iter().map(|v| u(v) as u16).collect();
+                    fl.check(gu == wu && gw == ww, || {
+                        format!("tracker step {i} u16: {gu:?} {gw:?} != {wu:?} {ww:?}")
+                    });
+                }
+            }
+        } else if k == "convert_weights_and_uids_for_emit" {
+            for c in arr(seq) {
+                n += 1;
+                let w: Vec<f32> = arr(&c["weights"]).iter().map(|v| f(v) as f32).collect();
+                let uids: Vec<u16> = (0..w.len() as u16).collect();
+                let got = to_u16(&uids, &w).unwrap();
+                let wu: Vec<u16> = arr(&c["out"][0]).iter().map(|v| u(v) as u16).collect();
+                let ww: Vec<u16> = arr(&c["out"][1]).iter().map(|v| u(v) as u16).collect();
+                fl.check(got == (wu.clone(), ww.clone()), || {
+                    format!("u16 of {}: {got:?} != {wu:?} {ww:?}", c["weights"])
+                });
+            }
+        } else {
+            fl.0.push(format!("competition_tracker_and_u16: unknown part {k}"));
+        }
+    }
+    fl.finish(n)
+}
+
+fn opt_str(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn model_id_of(v: &Value) -> ModelId {
+    ModelId {
+        namespace: s(&v["namespace"]).into(),
+        name: s(&v["name"]).into(),
+        competition_id: v["competition_id"].as_i64().unwrap(),
+        commit: opt_str(&v["commit"]),
+        hash: opt_str(&v["hash"]),
+        secure_hash: opt_str(&v["secure_hash"]),
+    }
+}
+
+fn metadata_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    for (k, cases) in obj(g) {
+        for c in arr(cases) {
+            n += 1;
+            match k.as_str() {
+                "to_compressed_str" => {
+                    let got = model_id_of(&c["model_id"]).to_compressed();
+                    fl.check(got == s(&c["out"]), || {
+                        format!("to_compressed_str: {got} != {}", c["out"])
+                    });
+                    fl.check(got.len() as u64 == u(&c["utf8_len"]), || {
+                        format!("utf8_len of {got}")
+                    });
+                }
+                "from_compressed_str" => {
+                    let got = ModelId::parse(s(&c["input"]));
+                    let ok = match (&got, c["ok"].as_bool().unwrap()) {
+                        (Ok(id), true) => *id == model_id_of(&c["model_id"]),
+                        (Err(_), false) => true,
+                        _ => false,
+                    };
+                    fl.check(ok, || format!("from_compressed_str {c}: got {got:?}"));
+                }
+                "get_hash_of_two_strings" => {
+                    let got = hash_of_two_strings(s(&c["a"]), s(&c["b"]));
+                    fl.check(got == s(&c["out"]), || format!("hash of {c}: {got}"));
+                }
+                "validate_hf_repo_id" => {
+                    let got = validate_repo_id(s(&c["input"]));
+                    let ok = match (&got, c["ok"].as_bool().unwrap()) {
+                        (Ok((a, b)), true) => *a == s(&c["out"][0]) && *b == s(&c["out"][1]),
+                        (Err(e), false) => e == s(&c["error"]),
+                        _ => false,
+                    };
+                    fl.check(ok, || format!("validate_hf_repo_id {c}: got {got:?}"));
+                }
+                other => fl.0.push(format!("model_metadata: unknown part {other}")),
+            }
+        }
+    }
+    fl.finish(n)
+}
+
+fn directory_hash_section(g: &Value) -> Result<usize, Vec<String>> {
+    use base64::Engine;
+    let mut fl = Failures(Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    for (name, b64) in obj(&g["files_b64"]) {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            base64::engine::general_purpose::STANDARD
+                .decode(s(b64))
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    let mut n = 0;
+    let d = hash_directory(dir.path()).unwrap();
+    for (name, want) in obj(&g["per_file_hash"]) {
+        n += 1;
+        let got = d
+            .files
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, h)| h.as_str());
+        fl.check(got == Some(s(want)), || {
+            format!("file hash {name}: {got:?} != {want}")
+        });
+    }
+    n += 1;
+    let order: Vec<String> = walk_order(dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let want: Vec<String> = arr(&g["walk_order"])
+        .iter()
+        .map(|v| s(v).to_string())
+        .collect();
+    fl.check(order == want, || {
+        format!("walk order {order:?} != {want:?}")
+    });
+    n += 1;
+    fl.check(d.directory_hash == s(&g["directory_hash"]), || {
+        format!("directory hash {}", d.directory_hash)
+    });
+    n += 1;
+    let sh = secure_hash(&d.directory_hash, s(&g["hotkey"]));
+    fl.check(sh == s(&g["secure_hash"]), || format!("secure hash {sh}"));
+    fl.finish(n)
+}
+
+fn eval_result(v: &Value) -> EvalResult {
+    EvalResult {
+        block: u(&v["block"]),
+        score: f(&v["score"]),
+        winning_model_block: f(&v["winning_model_block"]),
+        winning_model_score: f(&v["winning_model_score"]),
+    }
+}
+
+fn retry_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let h: Vec<EvalResult> = arr(&c["eval_history"]).iter().map(eval_result).collect();
+        let got = should_retry(&eps(&c["epsilon"]), u(&c["curr_block"]), &h);
+        fl.check(got == c["out"].as_bool().unwrap(), || {
+            format!("should_retry {c}: got {got}")
+        });
+    }
+    fl.finish(arr(g).len())
+}
+
+fn top_miners_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let stake: Vec<f64> = arr(&g["S"]).iter().map(f).collect();
+    let permit: Vec<bool> = arr(&g["validator_permit"])
+        .iter()
+        .map(|v| v.as_bool().unwrap())
+        .collect();
+    let weights = |uid: u16| -> Vec<(u16, f64)> {
+        g["weights"]
+            .get(uid.to_string())
+            .map(|w| arr(w).iter().map(|p| (u(&p[0]) as u16, f(&p[1]))).collect())
+            .unwrap_or_default()
+    };
+    let min_stake = f(&g["min_vali_stake"]);
+    let got = top_miners(
+        &stake,
+        &permit,
+        &weights,
+        min_stake,
+        f(&g["min_miner_weight_percent"]),
+    );
+    let want: Vec<u16> = arr(&g["top_miners"]).iter().map(|v| u(v) as u16).collect();
+    fl.check(got == want, || format!("top miners {got:?} != {want:?}"));
+    let got = high_stake_validators(&stake, &permit, min_stake);
+    let want: Vec<u16> = arr(&g["high_stake_validators"])
+        .iter()
+        .map(|v| u(v) as u16)
+        .collect();
+    fl.check(got == want, || {
+        format!("high stake validators {got:?} != {want:?}")
+    });
+    fl.finish(2)
+}
+
+fn history_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    let mut h = Vec::new();
+    for b in arr(&g["inserted_blocks"]) {
+        push_eval(
+            &mut h,
+            EvalResult {
+                block: u(b),
+                score: 1.0,
+                winning_model_block: 0.0,
+                winning_model_score: 1.0,
+            },
+        );
+    }
+    let kept: Vec<u64> = h.iter().map(|r| r.block).collect();
+    let want: Vec<u64> = arr(&g["kept_blocks"]).iter().map(u).collect();
+    fl.check(kept == want, || format!("kept blocks {kept:?} != {want:?}"));
+    let last = h.iter().map(|r| r.block).max();
+    fl.check(last == g["block_last_evaluated"].as_u64(), || {
+        format!("block last evaluated {last:?}")
+    });
+    fl.finish(2)
+}
+
+fn main() {
+    let path = std::env::var_os("SN9_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/reference.json")
+        });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let g: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    println!("golden vectors: {}", path.display());
+    let sections: [(&str, Check); 13] = [
+        ("constants", constants_section),
+        ("competition_schedule", schedule_section),
+        ("epsilon", epsilon_section),
+        ("normalization", normalization_section),
+        ("wins", wins_section),
+        ("softmax_temperature", softmax_section),
+        ("validator_weights_pipeline", pipeline_section),
+        ("competition_tracker_and_u16", tracker_section),
+        ("model_metadata", metadata_section),
+        ("model_directory_hash", directory_hash_section),
+        ("should_retry_model", retry_section),
+        ("top_miners", top_miners_section),
+        ("model_tracker_history", history_section),
+    ];
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for (name, check) in sections {
+        let Some(section) = g.get(name) else {
+            println!("golden {name}: section absent from this file, skipped");
+            continue;
+        };
+        match std::panic::catch_unwind(|| check(section)) {
+            Ok(Ok(n)) => {
+                println!("golden {name}: {n} cases checked");
+                passed += 1;
+            }
+            Ok(Err(errs)) => {
+                println!("golden {name}: FAILED ({} mismatches)", errs.len());
+                for e in errs.iter().take(20) {
+                    println!("  {e}");
+                }
+                failed += 1;
+            }
+            Err(_) => {
+                println!("golden {name}: FAILED (malformed case; see the panic above)");
+                failed += 1;
+            }
+        }
+    }
+    println!("golden: {passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
