@@ -5,7 +5,7 @@ BIN := target/release/sn9
 # burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
 export CUDARC_CUDA_VERSION ?= 12080
 
-.PHONY: build test test-golden demo completions bench check-gpu fmt lint clean
+.PHONY: build test test-golden test-hfref demo completions bench check-gpu fmt lint clean
 
 build:
 	$(CARGO) build --release
@@ -22,6 +22,10 @@ test-golden:
 ## Score a sample round from fixtures: two rounds, EMA state carried, weights explained.
 demo: build
 	@bash scripts/demo.sh $(BIN)
+
+## Only the transformers parity cases (SN9_HFREF=<dir> to check other cases).
+test-hfref:
+	$(CARGO) test --test hfref
 
 completions:
 	$(CARGO) run --quiet -- completions bash > completions/sn9.bash

@@ -34,6 +34,9 @@ _sn9() {
             sn9,hub)
                 cmd="sn9__subcmd__hub"
                 ;;
+            sn9,model)
+                cmd="sn9__subcmd__model"
+                ;;
             sn9,score)
                 cmd="sn9__subcmd__score"
                 ;;
@@ -91,6 +94,9 @@ _sn9() {
             sn9__subcmd__help,hub)
                 cmd="sn9__subcmd__help__subcmd__hub"
                 ;;
+            sn9__subcmd__help,model)
+                cmd="sn9__subcmd__help__subcmd__model"
+                ;;
             sn9__subcmd__help,score)
                 cmd="sn9__subcmd__help__subcmd__score"
                 ;;
@@ -106,6 +112,18 @@ _sn9() {
             sn9__subcmd__help__subcmd__hub,hash)
                 cmd="sn9__subcmd__help__subcmd__hub__subcmd__hash"
                 ;;
+            sn9__subcmd__help__subcmd__model,convert)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__convert"
+                ;;
+            sn9__subcmd__help__subcmd__model,generate)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__generate"
+                ;;
+            sn9__subcmd__help__subcmd__model,info)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__info"
+                ;;
+            sn9__subcmd__help__subcmd__model,init)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__init"
+                ;;
             sn9__subcmd__hub,hash)
                 cmd="sn9__subcmd__hub__subcmd__hash"
                 ;;
@@ -118,6 +136,36 @@ _sn9() {
             sn9__subcmd__hub__subcmd__help,help)
                 cmd="sn9__subcmd__hub__subcmd__help__subcmd__help"
                 ;;
+            sn9__subcmd__model,convert)
+                cmd="sn9__subcmd__model__subcmd__convert"
+                ;;
+            sn9__subcmd__model,generate)
+                cmd="sn9__subcmd__model__subcmd__generate"
+                ;;
+            sn9__subcmd__model,help)
+                cmd="sn9__subcmd__model__subcmd__help"
+                ;;
+            sn9__subcmd__model,info)
+                cmd="sn9__subcmd__model__subcmd__info"
+                ;;
+            sn9__subcmd__model,init)
+                cmd="sn9__subcmd__model__subcmd__init"
+                ;;
+            sn9__subcmd__model__subcmd__help,convert)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__convert"
+                ;;
+            sn9__subcmd__model__subcmd__help,generate)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__generate"
+                ;;
+            sn9__subcmd__model__subcmd__help,help)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__model__subcmd__help,info)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__info"
+                ;;
+            sn9__subcmd__model__subcmd__help,init)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__init"
+                ;;
             *)
                 ;;
         esac
@@ -125,7 +173,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,16 +191,12 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain)
-            opts="-q -v -h --json --quiet --verbose --config --help metadata help"
+            opts="-q -v -h --json --quiet --verbose --help metadata help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -231,16 +275,12 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata)
-            opts="-q -v -h --json --quiet --verbose --config --help encode decode help"
+            opts="-q -v -h --json --quiet --verbose --help encode decode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -249,16 +289,12 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata__subcmd__decode)
-            opts="-q -v -h --json --quiet --verbose --config --help"
+            opts="-q -v -h --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -267,7 +303,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata__subcmd__encode)
-            opts="-q -v -h --commit --secure-hash --competition --json --quiet --verbose --config --help"
+            opts="-q -v -h --commit --secure-hash --competition --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -282,10 +318,6 @@ _sn9() {
                     return 0
                     ;;
                 --competition)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -353,7 +385,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__competitions)
-            opts="-q -v -h --block --schedule --all --json --quiet --verbose --config --help"
+            opts="-q -v -h --block --schedule --all --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,10 +399,6 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -379,16 +407,12 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__completions)
-            opts="-q -v -h --json --quiet --verbose --config --help bash elvish fish powershell zsh"
+            opts="-q -v -h --json --quiet --verbose --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -397,17 +421,13 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__device)
-            opts="-q -v -h --device --json --quiet --verbose --config --help"
+            opts="-q -v -h --device --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --device)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -419,7 +439,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain device completions help"
+            opts="competitions score hub chain model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -572,6 +592,76 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__help__subcmd__model)
+            opts="init info generate convert"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__model__subcmd__convert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__model__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__model__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__model__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__help__subcmd__score)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -587,16 +677,12 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub)
-            opts="-q -v -h --json --quiet --verbose --config --help hash help"
+            opts="-q -v -h --json --quiet --verbose --help hash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -605,17 +691,13 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub__subcmd__hash)
-            opts="-q -v -h --hotkey --files --json --quiet --verbose --config --help"
+            opts="-q -v -h --hotkey --files --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --hotkey)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -668,8 +750,206 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__model)
+            opts="-q -v -h --json --quiet --verbose --help init info generate convert help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__convert)
+            opts="-q -v -h --dtype --max-shard-size --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16 f16" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-shard-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__generate)
+            opts="-q -v -h --prompt-ids --max-new-tokens --device --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prompt-ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-new-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help)
+            opts="init info generate convert help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__convert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__info)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__info)
+            opts="-q -v -h --block --schedule --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__init)
+            opts="-q -v -h --config --seed --dtype --max-shard-size --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16 f16" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-shard-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__score)
-            opts="-q -v -h --block --state --no-save --neurons --schedule --netuid --out --explain --csv --json --quiet --verbose --config --help"
+            opts="-q -v -h --block --state --no-save --neurons --schedule --netuid --out --explain --csv --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -696,10 +976,6 @@ _sn9() {
                     return 0
                     ;;
                 --out)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -24,7 +24,7 @@ function __fish_sn9_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c sn9 -n "__fish_sn9_needs_command" -l config -d 'Config file (TOML, one [section] per command)' -r -F
+complete -c sn9 -n "__fish_sn9_needs_command" -l config -d 'sn9 settings file (TOML, one [section] per command); give it before the command (`sn9 --config sn9.toml score ...`)' -r -F
 complete -c sn9 -n "__fish_sn9_needs_command" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_needs_command" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_needs_command" -s v -l verbose -d 'More detail on stderr'
@@ -34,12 +34,12 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "competitions" -d 'Show the 
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "hub" -d 'Hugging Face side: model directory hashes'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l block -d 'Show the competitions in force at this block [default: the whole schedule]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l schedule -d 'Competition schedule (JSON) [default: built-in Subnet 9 schedule]' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l all -d 'With --json, print the whole schedule (every entry) even when --block is given'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s q -l quiet -d 'Only errors on stderr'
@@ -51,7 +51,6 @@ complete -c sn9 -n "__fish_sn9_using_subcommand score" -l neurons -d 'Number of 
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l schedule -d 'Competition schedule (JSON, as `sn9 competitions --all --json` prints) [default: built-in Subnet 9 schedule]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l netuid -d 'Subnet the weights are for (recorded in the weights document) [default: 9]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l out -d 'Also write the weights document (JSON) to this file (the input of `sn9 chain weights set`)' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand score" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l no-save -d 'Do not write the state back'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l explain -d 'Explain each uid\'s weight: competitive or beaten by whom, epsilon, wins, win rate'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l csv -d 'Write the weights as CSV (uid, weight, u16) instead of a table'
@@ -59,7 +58,6 @@ complete -c sn9 -n "__fish_sn9_using_subcommand score" -l json -d 'Machine-reada
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s v -l verbose -d 'More detail on stderr'
@@ -67,7 +65,6 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcomm
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l hotkey -d 'The miner\'s hotkey (SS58 address) to bind the hash to' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l files -d 'Also list each file\'s hash'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s q -l quiet -d 'Only errors on stderr'
@@ -75,14 +72,12 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s v -l verbose -d 'More detail on stderr'
@@ -92,23 +87,71 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l config -d 'HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM). (sn9\'s own settings file goes before the command: `sn9 --config sn9.toml model init ...`.)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l seed -d 'Random seed' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l dtype -d 'Storage dtype of the weights' -r -f -a "f32\t''
+bf16\t''
+f16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l max-shard-size -d 'Largest safetensors shard (e.g. 5GB); bigger models are sharded with an index' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l block -d 'Check the competitions in force at this block [default: the latest schedule entry]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l prompt-ids -d 'Prompt token ids, comma-separated' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l max-new-tokens -d 'Number of new tokens' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l dtype -r -f -a "f32\t''
+bf16\t''
+f16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l max-shard-size -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -l device -d 'Device to check: cpu, cuda:N or wgpu:N' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand device" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l config -d 'Config file (TOML, one [section] per command)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'

@@ -32,8 +32,9 @@ pub struct Cli {
     /// More detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Config file (TOML, one [section] per command).
-    #[arg(long, global = true, env = "SN9_CONFIG", value_name = "FILE")]
+    /// sn9 settings file (TOML, one [section] per command); give it before the command
+    /// (`sn9 --config sn9.toml score ...`).
+    #[arg(long, env = "SN9_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -52,6 +53,9 @@ pub enum Command {
     /// Chain side: model metadata commitments.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Models: init, info (parameter count, competition fit), generate, convert.
+    #[command(subcommand)]
+    Model(crate::model::command::ModelCommand),
     /// Show the compute backends compiled in and check that a device works.
     Device {
         /// Device to check: cpu, cuda:N or wgpu:N.
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => crate::score::command::run(ScoreSettings::resolve(a, &cfg)?, &printer),
         Command::Hub(c) => crate::hub::command::run(c, &printer),
         Command::Chain(c) => crate::chain::command::run(c, &printer),
+        Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;
             let mut w = stdout();

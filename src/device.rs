@@ -78,36 +78,45 @@ pub fn ensure_available(d: DeviceSpec) -> Result<()> {
     }
 }
 
-/// Runs a small reduction on the device and returns its result (`Σ 0..1024 = 523776`), proving
-/// the backend initialises and computes.
-pub fn smoke_test(d: DeviceSpec) -> Result<f64> {
+/// Work that runs on any burn backend; [`dispatch`] picks the backend from a [`DeviceSpec`].
+pub trait BackendTask {
+    type Output;
+    fn run<B: burn::prelude::Backend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+/// Runs `task` on the backend of `d` (cpu: burn-flex; cuda: burn-cuda; wgpu: burn-wgpu).
+pub fn dispatch<T: BackendTask>(d: DeviceSpec, task: T) -> Result<T::Output> {
     ensure_available(d)?;
     match d {
-        DeviceSpec::Cpu => Ok((0..1024u64).sum::<u64>() as f64),
+        DeviceSpec::Cpu => task.run::<burn::backend::Flex>(burn::backend::flex::FlexDevice),
         #[cfg(feature = "cuda")]
         DeviceSpec::Cuda(i) => {
-            let dev = burn::backend::cuda::CudaDevice { index: i };
-            Ok(gpu::arange_sum::<burn::backend::Cuda>(&dev))
+            task.run::<burn::backend::Cuda>(burn::backend::cuda::CudaDevice { index: i })
         }
         #[cfg(feature = "wgpu")]
         DeviceSpec::Wgpu(i) => {
-            let dev = burn::backend::wgpu::WgpuDevice::DiscreteGpu(i);
-            Ok(gpu::arange_sum::<burn::backend::Wgpu>(&dev))
+            task.run::<burn::backend::Wgpu>(burn::backend::wgpu::WgpuDevice::DiscreteGpu(i))
         }
         #[allow(unreachable_patterns)]
         _ => unreachable!("ensure_available refused {d}"),
     }
 }
 
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-mod gpu {
-    use burn::prelude::*;
-    use burn::tensor::ElementConversion;
+struct ArangeSum;
 
-    pub fn arange_sum<B: Backend>(device: &B::Device) -> f64 {
-        let t = Tensor::<B, 1, Int>::arange(0..1024, device).float();
-        t.sum().into_scalar().elem::<f64>()
+impl BackendTask for ArangeSum {
+    type Output = f64;
+    fn run<B: burn::prelude::Backend>(self, device: B::Device) -> Result<f64> {
+        use burn::prelude::*;
+        let t = Tensor::<B, 1, Int>::arange(0..1024, &device).float();
+        Ok(t.sum().into_scalar().elem::<f64>())
     }
+}
+
+/// Runs a small reduction on the device and returns its result (`Σ 0..1024 = 523776`), proving
+/// the backend initialises and computes.
+pub fn smoke_test(d: DeviceSpec) -> Result<f64> {
+    dispatch(d, ArangeSum)
 }
 
 #[cfg(test)]
@@ -121,5 +130,10 @@ mod tests {
         assert_eq!("wgpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu(0));
         assert!("tpu:0".parse::<DeviceSpec>().is_err());
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
+    }
+
+    #[test]
+    fn cpu_smoke() {
+        assert_eq!(smoke_test(DeviceSpec::Cpu).unwrap(), 523776.0);
     }
 }

@@ -8,6 +8,7 @@ pub mod device;
 pub mod error;
 pub mod hub;
 pub mod jsonf64;
+pub mod model;
 pub mod output;
 pub mod score;
 pub mod settings;

@@ -573,6 +573,11 @@ fn help_snapshots() {
         &["chain", "metadata", "encode"],
         &["chain", "metadata", "decode"],
         &["device"],
+        &["model"],
+        &["model", "init"],
+        &["model", "info"],
+        &["model", "generate"],
+        &["model", "convert"],
     ];
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut stale = Vec::new();

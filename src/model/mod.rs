@@ -1,0 +1,206 @@
+//! The model core: Llama-family decoders in burn, loaded from and saved to Hugging Face files
+//! (`config.json` + safetensors), numerically equal to transformers.
+
+pub mod command;
+pub mod config;
+pub mod llama;
+pub mod safetensors;
+
+use std::path::Path;
+
+use anyhow::Result;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+
+pub use config::ModelConfig;
+pub use llama::{CausalLm, KvCache, Rope};
+use safetensors::{Dtype, OutTensor, WeightFiles};
+
+use crate::error::user;
+
+/// The CPU backend (burn-flex), without autodiff: what evaluation runs on by default.
+pub type Cpu = burn::backend::Flex;
+
+/// A model with its configuration and rotary tables.
+pub struct LoadedModel<B: Backend> {
+    pub config: ModelConfig,
+    pub lm: CausalLm<B>,
+    pub rope: Rope<B>,
+    /// Storage dtype of the weights that were loaded (bf16 weights are computed in f32 here).
+    pub source_dtype: Option<Dtype>,
+}
+
+fn rope_len(config: &ModelConfig) -> usize {
+    config.max_position_embeddings.max(1)
+}
+
+impl<B: Backend> LoadedModel<B> {
+    /// Loads `DIR/config.json` and its safetensors weights (single or sharded) onto `device`.
+    /// Every tensor is checked (present, shape, floating dtype) before it is materialised.
+    pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
+        let config = ModelConfig::from_file(&dir.join("config.json"))?;
+        let files = WeightFiles::open(dir)?;
+        let expected = config.parameter_shapes();
+        for (name, shape) in &expected {
+            let (f, info) = files.info(name).ok_or_else(|| {
+                let hint = if name == "lm_head.weight" {
+                    " (config.json says tie_word_embeddings is false; a tied model must say true)"
+                } else {
+                    ""
+                };
+                user(format!(
+                    "{}: tensor {name} is missing from the weights{hint}",
+                    dir.display()
+                ))
+            })?;
+            if &info.shape != shape {
+                return Err(user(format!(
+                    "{}: tensor {name} has shape {:?}, config.json implies {shape:?}",
+                    f.path.display(),
+                    info.shape
+                )));
+            }
+            if !matches!(
+                info.dtype,
+                Dtype::F32 | Dtype::BF16 | Dtype::F16 | Dtype::F64
+            ) {
+                return Err(user(format!(
+                    "{}: tensor {name} has dtype {}, not a float",
+                    f.path.display(),
+                    info.dtype.name()
+                )));
+            }
+        }
+        let lm = llama::build::<B>(&config, |name, _shape| {
+            let (f, _) = files.info(name).expect("checked above");
+            let v = f.read_f32(name)?;
+            let n = v.len();
+            Ok(Tensor::from_data(TensorData::new(v, [n]), device))
+        })?;
+        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), device);
+        Ok(LoadedModel {
+            source_dtype: files.main_dtype(),
+            config,
+            lm,
+            rope,
+        })
+    }
+
+    /// A freshly initialised model, as transformers initialises one: weights ~ N(0,
+    /// initializer_range), biases 0, norm weights 1. Deterministic for a seed on any device.
+    pub fn init(config: ModelConfig, seed: u64, device: &B::Device) -> Result<Self> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let std = config.initializer_range;
+        let normal = Normal::new(0.0f32, std as f32).map_err(|e| {
+            user(format!(
+                "initializer_range {std} is not a valid standard deviation: {e}"
+            ))
+        })?;
+        let lm = llama::build::<B>(&config, |name, shape| {
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = if name.ends_with("norm.weight") {
+                vec![1.0; n]
+            } else if name.ends_with(".bias") {
+                vec![0.0; n]
+            } else {
+                (0..n).map(|_| normal.sample(&mut rng)).collect()
+            };
+            Ok(Tensor::from_data(TensorData::new(v, [n]), device))
+        })?;
+        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), device);
+        Ok(LoadedModel {
+            config,
+            lm,
+            rope,
+            source_dtype: None,
+        })
+    }
+
+    /// Saves as transformers does: `config.json` (with `torch_dtype`) and safetensors weights
+    /// in `dtype`, sharded above `max_shard_bytes`.
+    pub fn save(&self, dir: &Path, dtype: Dtype, max_shard_bytes: u64) -> Result<Vec<String>> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| user(format!("cannot create {}: {e}", dir.display())))?;
+        let tensors: Vec<OutTensor> = llama::export(&self.lm)?
+            .into_iter()
+            .map(|(name, shape, data)| OutTensor { name, shape, data })
+            .collect();
+        let mut files = safetensors::write_weights(dir, &tensors, dtype, max_shard_bytes)?;
+        let cfg = self.config.to_json(dtype.torch_name());
+        crate::output::write_atomic(
+            &dir.join("config.json"),
+            (serde_json::to_string_pretty(&cfg)? + "\n").as_bytes(),
+        )?;
+        files.push("config.json".into());
+        Ok(files)
+    }
+
+    /// Logits `[b, t, V]` for token ids `[b, t]` (no cache).
+    pub fn logits(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.lm.logits(self.lm.hidden(ids, &self.rope, None))
+    }
+
+    /// Greedy generation of `new_tokens` tokens after `prompt` (one row), with a KV cache.
+    pub fn generate_greedy(
+        &self,
+        prompt: &[u32],
+        new_tokens: usize,
+        device: &B::Device,
+    ) -> Result<Vec<u32>> {
+        if prompt.is_empty() {
+            return Err(user("the prompt is empty"));
+        }
+        let v = self.config.vocab_size as u32;
+        if let Some(bad) = prompt.iter().find(|&&t| t >= v) {
+            return Err(user(format!(
+                "prompt token {bad} is outside the vocabulary of {v}"
+            )));
+        }
+        if prompt.len() + new_tokens > self.config.max_position_embeddings {
+            return Err(user(format!(
+                "{} prompt + {new_tokens} new tokens exceed max_position_embeddings {}",
+                prompt.len(),
+                self.config.max_position_embeddings
+            )));
+        }
+        let mut cache = KvCache::new(self.config.num_hidden_layers);
+        let mut out = Vec::with_capacity(new_tokens);
+        let ids: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
+        let mut input =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, prompt.len()]), device);
+        for _ in 0..new_tokens {
+            let h = self.lm.hidden(input, &self.rope, Some(&mut cache));
+            let t = h.dims()[1];
+            let last = h.narrow(1, t - 1, 1);
+            let logits = self.lm.logits(last);
+            let next = logits
+                .argmax(2)
+                .into_data()
+                .convert::<i64>()
+                .to_vec::<i64>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
+            out.push(next as u32);
+            input =
+                Tensor::<B, 2, Int>::from_data(TensorData::new(vec![next as i32], [1, 1]), device);
+        }
+        Ok(out)
+    }
+}
+
+/// Total bytes of the files in a model directory (what the competitions' `max_bytes` bounds).
+pub fn size_on_disk(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for e in
+        std::fs::read_dir(dir).map_err(|e| user(format!("cannot read {}: {e}", dir.display())))?
+    {
+        let e = e?;
+        let m = std::fs::metadata(e.path())?;
+        if m.is_file() {
+            total += m.len();
+        } else if m.is_dir() {
+            total += size_on_disk(&e.path())?;
+        }
+    }
+    Ok(total)
+}

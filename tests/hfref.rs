@@ -1,0 +1,271 @@
+//! Parity with transformers on the tiny reference models of `fixtures/hfref` (or the directory
+//! named by `SN9_HFREF`): every case directory is loaded with sn9's model core and checked —
+//! parameter count and shapes exactly, RoPE frequencies, logits and the validator's per-row loss
+//! within 1e-4 relative (f32), greedy tokens exactly — then saved by sn9 and reloaded (round
+//! trip). Prints `hfref <case>: ok (max rel err E)` per case.
+//!
+//! The bf16 case (`compute_dtype` bfloat16) stores bf16 weights; sn9's CPU path computes in f32,
+//! so it is compared with the case's `*_f32_upcast` numbers (transformers on the same weights in
+//! f32) at 1e-4, and with the bf16 numbers at the bf16 tolerance `BF16_TOL` (8 bits of mantissa:
+//! relative 2^-7 of the logit range, ~3e-2 on the loss); its greedy tokens are not compared,
+//! since bf16 logits are quantised and ties break differently across kernels.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde_json::Value;
+use sn9::model::safetensors::Dtype;
+use sn9::model::{Cpu, LoadedModel};
+
+const F32_TOL: f64 = 1e-4;
+const BF16_TOL: f64 = 3e-2;
+
+fn nums(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(nums).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap()],
+        other => panic!("not numeric: {other}"),
+    }
+}
+
+/// max |a − b| / max |b|: relative to the tensor's scale, so values near 0 do not blow it up.
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    let scale = b.iter().fold(0f64, |m, x| m.max(x.abs())).max(1e-12);
+    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+struct Outputs {
+    logits: Vec<f32>, // [2, T, V]
+    t: usize,
+    v: usize,
+    losses: Vec<f64>,
+}
+
+fn run(model: &LoadedModel<Cpu>, ids: &[Vec<i64>]) -> Outputs {
+    let dev = Default::default();
+    let t = ids[0].len();
+    let flat: Vec<i32> = ids.iter().flatten().map(|&x| x as i32).collect();
+    let input = Tensor::<Cpu, 2, Int>::from_data(TensorData::new(flat, [ids.len(), t]), &dev);
+    let logits = model.logits(input.clone());
+    let v = logits.dims()[2];
+    let logits = logits.into_data().to_vec::<f32>().unwrap();
+    let losses = model
+        .lm
+        .row_losses(input, &model.rope, 7)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    Outputs {
+        logits,
+        t,
+        v,
+        losses: losses.iter().map(|&x| x as f64).collect(),
+    }
+}
+
+fn stats(o: &Outputs) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut head, mut sum, mut max, mut arg) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in 0..2 {
+        for p in 0..o.t {
+            let row = &o.logits[(r * o.t + p) * o.v..(r * o.t + p + 1) * o.v];
+            if p < 4 {
+                head.extend(row.iter().map(|&x| x as f64));
+            }
+            sum.push(row.iter().map(|&x| x as f64).sum());
+            let (i, m) = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |acc, (i, &x)| if x > acc.1 { (i, x) } else { acc },
+                );
+            max.push(m as f64);
+            arg.push(i as f64);
+        }
+    }
+    (head, sum, max, arg)
+}
+
+fn check_case(dir: &Path) -> Result<f64, String> {
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let inputs: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("input_ids.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let ids: Vec<Vec<i64>> = inputs["input_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect()
+        })
+        .collect();
+    let dev = Default::default();
+    let model = LoadedModel::<Cpu>::load(dir, &dev).map_err(|e| format!("load: {e:#}"))?;
+    let bf16 = exp["compute_dtype"] == "bfloat16";
+    let mut worst = 0f64;
+    let mut fails = Vec::new();
+
+    // Parameters: count and (name, shape) in named_parameters() order.
+    let count = model.config.parameter_count();
+    if count != exp["param_count"].as_u64().unwrap() {
+        fails.push(format!("param_count {count} != {}", exp["param_count"]));
+    }
+    let shapes: Vec<(String, Vec<usize>)> = exp["param_shapes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize)
+                    .collect(),
+            )
+        })
+        .collect();
+    if shapes != model.config.parameter_shapes() {
+        fails.push("parameter names/shapes/order differ from named_parameters()".into());
+    }
+    let inv: Vec<f64> = model
+        .config
+        .rope_inv_freq()
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
+    let e = rel_err(&inv, &nums(&exp["rotary_inv_freq"]));
+    if e > 1e-6 {
+        fails.push(format!("rotary_inv_freq rel err {e:e}"));
+    }
+
+    let out = run(&model, &ids);
+    let (head, sum, max, arg) = stats(&out);
+    let (lref, lossref, tol) = if bf16 {
+        (&exp["logits_f32_upcast"], &exp["loss_f32_upcast"], F32_TOL)
+    } else {
+        (&exp["logits"], &exp["loss"], F32_TOL)
+    };
+    let mut cmp = |what: &str, got: &[f64], want: &Value, tol: f64| {
+        let e = rel_err(got, &nums(want));
+        worst = worst.max(if tol == F32_TOL { e } else { 0.0 });
+        if e > tol {
+            fails.push(format!("{what}: rel err {e:e} > {tol:e}"));
+        }
+    };
+    if !bf16 {
+        cmp("logits head", &head, &lref["head"], tol);
+    }
+    cmp("logits pos_sum", &sum, &lref["pos_sum_f64"], tol);
+    cmp("logits pos_max", &max, &lref["pos_max"], tol);
+    cmp("loss per_row", &out.losses, &lossref["per_row"], tol);
+    if bf16 {
+        cmp("bf16 logits head", &head, &exp["logits"]["head"], BF16_TOL);
+        cmp(
+            "bf16 loss per_row",
+            &out.losses,
+            &exp["loss"]["per_row"],
+            BF16_TOL,
+        );
+    }
+    let want_arg = nums(&lref["pos_argmax"]);
+    let mismatched = arg.iter().zip(&want_arg).filter(|(a, b)| a != b).count();
+    if mismatched > 0 {
+        fails.push(format!("argmax differs at {mismatched} positions"));
+    }
+
+    // Greedy generation with the KV cache.
+    if !bf16 {
+        let g = &exp["generate"];
+        let prompt: Vec<u32> = nums(&g["prompt"]).iter().map(|&x| x as u32).collect();
+        let want: Vec<u32> = nums(&g["new_tokens"]).iter().map(|&x| x as u32).collect();
+        match model.generate_greedy(&prompt, want.len(), &dev) {
+            Ok(got) if got == want => {}
+            Ok(got) => fails.push(format!("greedy tokens {got:?} != {want:?}")),
+            Err(e) => fails.push(format!("generate: {e:#}")),
+        }
+    }
+
+    // Round trip: save with sn9 (f32, sharded small), reload, identical logits; bf16 save
+    // reloads within bf16 rounding.
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let f32dir = tmp.path().join("f32");
+    model
+        .save(&f32dir, Dtype::F32, 100_000)
+        .map_err(|e| format!("save: {e:#}"))?;
+    let back = LoadedModel::<Cpu>::load(&f32dir, &dev).map_err(|e| format!("reload: {e:#}"))?;
+    let again = run(&back, &ids);
+    if again.logits != out.logits {
+        fails.push("f32 round trip changed the logits".into());
+    }
+    let bdir = tmp.path().join("bf16");
+    model
+        .save(&bdir, Dtype::BF16, 1 << 30)
+        .map_err(|e| format!("save bf16: {e:#}"))?;
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(bdir.join("config.json")).unwrap()).unwrap();
+    if cfg["torch_dtype"] != "bfloat16" {
+        fails.push("bf16 save did not set torch_dtype".into());
+    }
+    let b16 = run(
+        &LoadedModel::<Cpu>::load(&bdir, &dev).map_err(|e| format!("reload bf16: {e:#}"))?,
+        &ids,
+    );
+    let e = rel_err(
+        &b16.logits.iter().map(|&x| x as f64).collect::<Vec<_>>(),
+        &out.logits.iter().map(|&x| x as f64).collect::<Vec<_>>(),
+    );
+    if e > BF16_TOL {
+        fails.push(format!("bf16 round trip rel err {e:e}"));
+    }
+
+    if fails.is_empty() {
+        Ok(worst)
+    } else {
+        Err(fails.join("; "))
+    }
+}
+
+fn main() {
+    let root = std::env::var_os("SN9_HFREF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/hfref"));
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("expected.json").exists())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases under {}", root.display());
+    let (mut passed, mut failed) = (0, 0);
+    for c in &cases {
+        let name = c.file_name().unwrap().to_string_lossy();
+        match std::panic::catch_unwind(|| check_case(c)) {
+            Ok(Ok(e)) => {
+                println!("hfref {name}: ok (max rel err {e:.2e})");
+                passed += 1;
+            }
+            Ok(Err(msg)) => {
+                println!("hfref {name}: FAILED: {msg}");
+                failed += 1;
+            }
+            Err(_) => {
+                println!("hfref {name}: FAILED (panic above)");
+                failed += 1;
+            }
+        }
+    }
+    println!("hfref: {passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,275 @@
+//! `sn9 model ...` through the binary: init, info (competition fit), generate, convert, and
+//! bad model files (each a clear error naming the file and tensor, exit 1, never a panic).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn sn9() -> Command {
+    let mut c = Command::cargo_bin("sn9").unwrap();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SN9_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn case(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/hfref")
+        .join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn json_out(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn init_info_generate_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    let cfg = case("llama_gqa").join("config.json");
+    for (out, seed) in [(&a, "1"), (&b, "1")] {
+        sn9()
+            .args(["model", "init", "--config"])
+            .arg(&cfg)
+            .args(["--seed", seed])
+            .arg(out)
+            .assert()
+            .success();
+    }
+    // Same seed, same bytes; another seed, other weights.
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
+    let c = dir.path().join("c");
+    sn9()
+        .args(["model", "init", "--config"])
+        .arg(&cfg)
+        .args(["--seed", "2"])
+        .arg(&c)
+        .assert()
+        .success();
+    assert_ne!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(c.join("model.safetensors")).unwrap()
+    );
+
+    let info = json_out(sn9().args(["--json", "model", "info"]).arg(&a));
+    assert_eq!(info["parameters"], 204224);
+    assert_eq!(info["architecture"], "LlamaForCausalLM");
+    assert_eq!(info["dtype"], "float32");
+    let b3 = info["competitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == 2)
+        .unwrap();
+    assert_eq!(b3["fits"], false);
+
+    let g = json_out(sn9().args(["--json", "model", "generate"]).arg(&a).args([
+        "--prompt-ids",
+        "1,2,3",
+        "--max-new-tokens",
+        "5",
+    ]));
+    assert_eq!(g["new_tokens"].as_array().unwrap().len(), 5);
+
+    // The reference case through the binary: transformers' greedy tokens.
+    let exp: Value = serde_json::from_str(
+        &std::fs::read_to_string(case("llama_gqa").join("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let prompt: Vec<String> = exp["generate"]["prompt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let g = json_out(
+        sn9()
+            .args(["--json", "model", "generate"])
+            .arg(case("llama_gqa"))
+            .args(["--prompt-ids", &prompt.join(","), "--max-new-tokens", "12"]),
+    );
+    assert_eq!(g["new_tokens"], exp["generate"]["new_tokens"]);
+
+    // Convert to bf16, sharded: reloadable, torch_dtype set, index written.
+    let d = dir.path().join("d");
+    sn9()
+        .args(["model", "convert"])
+        .arg(case("llama_gqa"))
+        .arg(&d)
+        .args(["--dtype", "bf16", "--max-shard-size", "100KB"])
+        .assert()
+        .success();
+    assert!(d.join("model.safetensors.index.json").exists());
+    let info = json_out(sn9().args(["--json", "model", "info"]).arg(&d));
+    assert_eq!(info["dtype"], "bfloat16");
+    sn9()
+        .args(["model", "generate"])
+        .arg(&d)
+        .args(["--prompt-ids", "1,2", "--max-new-tokens", "3"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn info_explains_fit_for_competitions_2_and_4() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 3.33B Llama with the subnet's vocabulary: fits B3, not B14.
+    let cfg = json!({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 100352,
+        "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 30,
+        "num_attention_heads": 24, "num_key_value_heads": 8, "tie_word_embeddings": true,
+        "max_position_embeddings": 4096, "rope_theta": 500000.0, "torch_dtype": "bfloat16"
+    });
+    std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
+    let info = json_out(
+        sn9()
+            .args(["--json", "model", "info"])
+            .arg(dir.path())
+            .args(["--block", "5200000"]),
+    );
+    assert_eq!(info["parameters"], 3_328_367_616u64);
+    let comp = |id: u64| {
+        info["competitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(comp(2)["fits"], true, "{}", comp(2));
+    assert_eq!(comp(4)["fits"], false);
+    assert!(
+        comp(4)["why_not"][0]
+            .as_str()
+            .unwrap()
+            .contains("outside 13700000000")
+    );
+    sn9()
+        .args(["model", "info"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 B3_MODEL   yes"));
+}
+
+#[test]
+fn bad_model_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let try_generate = |d: &Path| {
+        let out = sn9()
+            .args(["model", "generate"])
+            .arg(d)
+            .args(["--prompt-ids", "1,2", "--max-new-tokens", "2"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", d.display());
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    };
+
+    // Truncated weights.
+    let t = dir.path().join("truncated");
+    copy_dir(&case("llama_gqa"), &t);
+    let bytes = std::fs::read(t.join("model.safetensors")).unwrap();
+    std::fs::write(t.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = try_generate(&t);
+    assert!(
+        err.contains("model.safetensors") && err.contains("truncated"),
+        "{err}"
+    );
+
+    // A 100 GB header length.
+    let h = dir.path().join("header");
+    copy_dir(&case("llama_gqa"), &h);
+    let mut huge = (100u64 << 30).to_le_bytes().to_vec();
+    huge.extend_from_slice(&bytes[8..64]);
+    std::fs::write(h.join("model.safetensors"), &huge).unwrap();
+    assert!(try_generate(&h).contains("implausible"));
+
+    // A config that lies about sizes.
+    let l = dir.path().join("lies");
+    copy_dir(&case("llama_gqa"), &l);
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(l.join("config.json")).unwrap()).unwrap();
+    cfg["intermediate_size"] = json!(200);
+    std::fs::write(l.join("config.json"), cfg.to_string()).unwrap();
+    let err = try_generate(&l);
+    assert!(
+        err.contains("gate_proj.weight") && err.contains("[176, 64]"),
+        "{err}"
+    );
+
+    // A missing shard.
+    let s = dir.path().join("shard");
+    copy_dir(&case("llama_sharded"), &s);
+    std::fs::remove_file(s.join("model-00003-of-00005.safetensors")).unwrap();
+    assert!(try_generate(&s).contains("shard model-00003-of-00005.safetensors is missing"));
+
+    // An unsupported architecture names the supported ones.
+    let a = dir.path().join("arch");
+    copy_dir(&case("llama_gqa"), &a);
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("config.json")).unwrap()).unwrap();
+    cfg["architectures"] = json!(["GPT2LMHeadModel"]);
+    std::fs::write(a.join("config.json"), cfg.to_string()).unwrap();
+    assert!(
+        try_generate(&a)
+            .contains("supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM")
+    );
+
+    // A tensor with an integer dtype.
+    let i = dir.path().join("int");
+    std::fs::create_dir_all(&i).unwrap();
+    std::fs::copy(
+        case("llama_tied").join("config.json"),
+        i.join("config.json"),
+    )
+    .unwrap();
+    let header = json!({"model.embed_tokens.weight": {"dtype": "I32", "shape": [512, 64], "data_offsets": [0, 512 * 64 * 4]}}).to_string();
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend(std::iter::repeat_n(0u8, 512 * 64 * 4));
+    std::fs::write(i.join("model.safetensors"), file).unwrap();
+    let err = try_generate(&i);
+    assert!(err.contains("missing") || err.contains("I32"), "{err}");
+
+    // No weights at all; a prompt token outside the vocabulary.
+    let n = dir.path().join("none");
+    std::fs::create_dir_all(&n).unwrap();
+    std::fs::copy(case("llama_gqa").join("config.json"), n.join("config.json")).unwrap();
+    assert!(try_generate(&n).contains("no model.safetensors"));
+    let out = sn9()
+        .args(["model", "generate"])
+        .arg(case("llama_gqa"))
+        .args(["--prompt-ids", "9999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside the vocabulary"));
+}
