@@ -32,8 +32,9 @@ completions:
 	$(CARGO) run --quiet -- completions zsh > completions/_sn9
 	$(CARGO) run --quiet -- completions fish > completions/sn9.fish
 
-bench: build
-	@bash bench/score.sh $(BIN)
+## Benchmarks (not tests): sn9 vs the reference stack on this machine, results in bench/results/.
+bench:
+	@bash bench/model.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

@@ -787,7 +787,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__generate)
-            opts="-q -v -h --prompt-ids --max-new-tokens --device --json --quiet --verbose --help"
+            opts="-q -v -h --prompt-ids --max-new-tokens --device --dtype --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -803,6 +803,10 @@ _sn9() {
                     ;;
                 --device)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
                     return 0
                     ;;
                 *)

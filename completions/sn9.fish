@@ -115,6 +115,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l prompt-ids -d 'Prompt token ids, comma-separated' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l max-new-tokens -d 'Number of new tokens' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l dtype -d 'Compute dtype' -r -f -a "f32\t''
+bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s v -l verbose -d 'More detail on stderr'

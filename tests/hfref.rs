@@ -228,6 +228,32 @@ fn check_case(dir: &Path) -> Result<f64, String> {
         fails.push(format!("bf16 round trip rel err {e:e}"));
     }
 
+    // bf16 compute (weights, activations and matmuls in bf16; norms, softmax and the loss in
+    // f32), as the validator runs models: within the bf16 tolerance of transformers' bf16 run.
+    if bf16 {
+        let m16 = LoadedModel::<Cpu>::load_as(dir, sn9::model::FloatDType::BF16, &dev)
+            .map_err(|e| format!("load bf16: {e:#}"))?;
+        let o16 = run(&m16, &ids);
+        let (h16, _, _, _) = stats(&o16);
+        for (what, got, want) in [
+            ("bf16 compute logits head", h16, &exp["logits"]["head"]),
+            (
+                "bf16 compute loss",
+                o16.losses.clone(),
+                &exp["loss"]["per_row"],
+            ),
+        ] {
+            let e = rel_err(&got, &nums(want));
+            println!(
+                "  {} {what}: rel err {e:.2e} (tolerance {BF16_TOL:e})",
+                dir.file_name().unwrap().to_string_lossy()
+            );
+            if e > BF16_TOL {
+                fails.push(format!("{what}: rel err {e:e} > {BF16_TOL:e}"));
+            }
+        }
+    }
+
     if fails.is_empty() {
         Ok(worst)
     } else {

@@ -132,6 +132,36 @@ fn init_info_generate_convert() {
         .args(["--prompt-ids", "1,2", "--max-new-tokens", "3"])
         .assert()
         .success();
+
+    // bf16 compute through the flag and the env var.
+    let g = json_out(
+        sn9()
+            .args(["--json", "model", "generate"])
+            .arg(case("llama_bf16"))
+            .args([
+                "--prompt-ids",
+                "5,6,7",
+                "--max-new-tokens",
+                "4",
+                "--dtype",
+                "bf16",
+            ]),
+    );
+    assert_eq!(g["new_tokens"].as_array().unwrap().len(), 4);
+    sn9()
+        .env("SN9_DTYPE", "bf16")
+        .args(["model", "generate"])
+        .arg(case("llama_bf16"))
+        .args(["--prompt-ids", "5"])
+        .assert()
+        .success();
+    sn9()
+        .env("SN9_DTYPE", "f64")
+        .args(["model", "generate"])
+        .arg(case("llama_bf16"))
+        .args(["--prompt-ids", "5"])
+        .assert()
+        .code(1);
 }
 
 #[test]

@@ -32,6 +32,23 @@ impl From<SaveDtype> for Dtype {
     }
 }
 
+/// Compute dtype: float32, or bfloat16 (norms, softmax and losses stay in float32).
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq, Default)]
+pub enum ComputeDtype {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl From<ComputeDtype> for super::FloatDType {
+    fn from(d: ComputeDtype) -> Self {
+        match d {
+            ComputeDtype::F32 => super::FloatDType::F32,
+            ComputeDtype::Bf16 => super::FloatDType::BF16,
+        }
+    }
+}
+
 /// Parses sizes like `5GB`, `200KB`, `1048576`.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_uppercase();
@@ -102,6 +119,9 @@ pub enum ModelCommand {
         /// Device: cpu, cuda:N or wgpu:N.
         #[arg(long, env = "SN9_DEVICE", default_value = "cpu")]
         device: DeviceSpec,
+        /// Compute dtype.
+        #[arg(long, value_enum, env = "SN9_DTYPE", default_value = "f32")]
+        dtype: ComputeDtype,
     },
     /// Load a model and save it again (another dtype or shard size): the round trip through
     /// sn9's loader and writer.
@@ -151,12 +171,17 @@ struct GenerateTask {
     dir: PathBuf,
     prompt: Vec<u32>,
     n: usize,
+    dtype: ComputeDtype,
 }
 
 impl BackendTask for GenerateTask {
     type Output = Vec<u32>;
     fn run<B: Backend>(self, device: B::Device) -> Result<Vec<u32>> {
-        LoadedModel::<B>::load(&self.dir, &device)?.generate_greedy(&self.prompt, self.n, &device)
+        LoadedModel::<B>::load_as(&self.dir, self.dtype.into(), &device)?.generate_greedy(
+            &self.prompt,
+            self.n,
+            &device,
+        )
     }
 }
 
@@ -263,6 +288,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
             prompt_ids,
             max_new_tokens,
             device,
+            dtype,
         } => {
             let toks = dispatch(
                 device,
@@ -270,6 +296,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
                     dir,
                     prompt: prompt_ids.clone(),
                     n: max_new_tokens,
+                    dtype,
                 },
             )?;
             if p.format == Format::Json {

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{DType, FloatDType};
 
 use super::config::ModelConfig;
 
@@ -35,6 +36,34 @@ impl<B: Backend> Linear<B> {
     }
 }
 
+/// The float dtype of a tensor's [`DType`] (float32 for anything else).
+pub fn float_dtype(dt: DType) -> FloatDType {
+    match dt {
+        DType::BF16 => FloatDType::BF16,
+        DType::F16 => FloatDType::F16,
+        DType::F64 => FloatDType::F64,
+        _ => FloatDType::F32,
+    }
+}
+
+/// Casts to float32 unless already there.
+pub fn to_f32<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if x.dtype() == DType::F32 {
+        x
+    } else {
+        x.cast(FloatDType::F32)
+    }
+}
+
+/// Casts to `dt` unless already there.
+pub fn cast_to<B: Backend, const D: usize>(x: Tensor<B, D>, dt: DType) -> Tensor<B, D> {
+    if x.dtype() == dt {
+        x
+    } else {
+        x.cast(float_dtype(dt))
+    }
+}
+
 /// RMSNorm: `x / sqrt(mean(x²) + eps) · weight`.
 #[derive(Module, Debug)]
 pub struct RmsNorm<B: Backend> {
@@ -45,9 +74,12 @@ pub struct RmsNorm<B: Backend> {
 
 impl<B: Backend> RmsNorm<B> {
     /// `[b, t, d] → [b, t, d]`.
+    /// Computed in float32 and cast back, as transformers does for bf16/f16 activations.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let dt = x.dtype();
+        let x = to_f32(x);
         let var = x.clone().powi_scalar(2).mean_dim(2);
-        let x = x * (var + self.eps).sqrt().recip();
+        let x = cast_to(x * (var + self.eps).sqrt().recip(), dt);
         x * self
             .weight
             .val()
@@ -92,8 +124,9 @@ pub struct Rope<B: Backend> {
 
 impl<B: Backend> Rope<B> {
     /// Tables for `len` positions from the inverse frequencies (`[hd/2]`), in float32 as
-    /// transformers computes them (`pos · inv_freq`, duplicated, then cos/sin).
-    pub fn new(inv_freq: &[f32], len: usize, device: &B::Device) -> Self {
+    /// transformers computes them (`pos · inv_freq`, duplicated, then cos/sin), then cast to the
+    /// compute dtype.
+    pub fn new(inv_freq: &[f32], len: usize, dtype: FloatDType, device: &B::Device) -> Self {
         let half = inv_freq.len();
         let hd = half * 2;
         let mut cos = Vec::with_capacity(len * hd);
@@ -105,9 +138,15 @@ impl<B: Backend> Rope<B> {
                 sin.extend(row.iter().map(|a| a.sin()));
             }
         }
-        Rope {
-            cos: Tensor::from_data(TensorData::new(cos, [len, hd]), device),
-            sin: Tensor::from_data(TensorData::new(sin, [len, hd]), device),
+        let cos = Tensor::<B, 2>::from_data(TensorData::new(cos, [len, hd]), device);
+        let sin = Tensor::<B, 2>::from_data(TensorData::new(sin, [len, hd]), device);
+        if dtype == FloatDType::F32 {
+            Rope { cos, sin }
+        } else {
+            Rope {
+                cos: cos.cast(dtype),
+                sin: sin.cast(dtype),
+            }
         }
     }
 
@@ -341,10 +380,13 @@ impl<B: Backend> CausalLm<B> {
         let [b, t, d] = hidden.dims();
         let w = self.head_weight();
         let v = w.dims()[0];
-        hidden
-            .reshape([b * t, d])
-            .matmul(w.transpose())
-            .reshape([b, t, v])
+        // transformers returns `logits.float()`.
+        to_f32(
+            hidden
+                .reshape([b * t, d])
+                .matmul(w.transpose())
+                .reshape([b, t, v]),
+        )
     }
 
     /// Summed next-token cross-entropy per row, `[b]`: positions `0..t−1` of `hidden` predict

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use burn::prelude::*;
+pub use burn::tensor::FloatDType;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
@@ -27,8 +28,20 @@ pub struct LoadedModel<B: Backend> {
     pub config: ModelConfig,
     pub lm: CausalLm<B>,
     pub rope: Rope<B>,
-    /// Storage dtype of the weights that were loaded (bf16 weights are computed in f32 here).
+    /// Storage dtype of the weights that were loaded.
     pub source_dtype: Option<Dtype>,
+    /// Compute dtype (float32 or bfloat16); norms, softmax and the loss run in float32.
+    pub dtype: FloatDType,
+}
+
+fn param_tensor<B: Backend>(v: Vec<f32>, dtype: FloatDType, device: &B::Device) -> Tensor<B, 1> {
+    let n = v.len();
+    let t = Tensor::<B, 1>::from_data(TensorData::new(v, [n]), device);
+    if dtype == FloatDType::F32 {
+        t
+    } else {
+        t.cast(dtype)
+    }
 }
 
 fn rope_len(config: &ModelConfig) -> usize {
@@ -39,6 +52,11 @@ impl<B: Backend> LoadedModel<B> {
     /// Loads `DIR/config.json` and its safetensors weights (single or sharded) onto `device`.
     /// Every tensor is checked (present, shape, floating dtype) before it is materialised.
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
+        Self::load_as(dir, FloatDType::F32, device)
+    }
+
+    /// [`LoadedModel::load`] computing in `dtype`.
+    pub fn load_as(dir: &Path, dtype: FloatDType, device: &B::Device) -> Result<Self> {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = WeightFiles::open(dir)?;
         let expected = config.parameter_shapes();
@@ -74,16 +92,15 @@ impl<B: Backend> LoadedModel<B> {
         }
         let lm = llama::build::<B>(&config, |name, _shape| {
             let (f, _) = files.info(name).expect("checked above");
-            let v = f.read_f32(name)?;
-            let n = v.len();
-            Ok(Tensor::from_data(TensorData::new(v, [n]), device))
+            Ok(param_tensor(f.read_f32(name)?, dtype, device))
         })?;
-        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), device);
+        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), dtype, device);
         Ok(LoadedModel {
             source_dtype: files.main_dtype(),
             config,
             lm,
             rope,
+            dtype,
         })
     }
 
@@ -106,14 +123,20 @@ impl<B: Backend> LoadedModel<B> {
             } else {
                 (0..n).map(|_| normal.sample(&mut rng)).collect()
             };
-            Ok(Tensor::from_data(TensorData::new(v, [n]), device))
+            Ok(param_tensor(v, FloatDType::F32, device))
         })?;
-        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), device);
+        let rope = Rope::new(
+            &config.rope_inv_freq(),
+            rope_len(&config),
+            FloatDType::F32,
+            device,
+        );
         Ok(LoadedModel {
             config,
             lm,
             rope,
             source_dtype: None,
+            dtype: FloatDType::F32,
         })
     }
 
