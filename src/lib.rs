@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod cli;
 pub mod competition;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod hub;

@@ -766,6 +766,73 @@ fn history_section(g: &Value) -> Result<usize, Vec<String>> {
     fl.finish(2)
 }
 
+fn sync_block_seed_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let sb = sn9::data::seed::sync_block(u(&c["current_block"]));
+        fl.check(sb == u(&c["sync_block"]), || {
+            format!("sync block of {}: {sb}", c["current_block"])
+        });
+        let seed = sn9::data::seed::seed_from_block_hash(s(&c["block_hash"]));
+        fl.check(seed.to_decimal() == s(&c["seed"]), || {
+            format!("seed of {}: {}", c["block_hash"], seed.to_decimal())
+        });
+        fl.check(seed.to_hex() == s(&c["seed_hex"]), || {
+            format!("seed hex of {}: {}", c["block_hash"], seed.to_hex())
+        });
+    }
+    fl.finish(arr(g).len())
+}
+
+fn python_random_section(g: &Value) -> Result<usize, Vec<String>> {
+    use sn9::data::pyrandom::{BigUint, PyRandom};
+    let mut fl = Failures(Vec::new());
+    let mut n = 0;
+    for c in arr(g) {
+        let seed = BigUint::parse_decimal(s(&c["seed"])).expect("decimal seed");
+        for (k, want) in obj(c) {
+            if k == "seed" {
+                continue;
+            }
+            n += 1;
+            // Each behaviour is drawn from a freshly seeded generator, as the generator did.
+            let mut r = PyRandom::from_bigint(&seed);
+            let len = arr(want).len();
+            let got: Value = if k == "first_getrandbits32" {
+                (0..len).map(|_| Value::from(r.getrandbits(32))).collect()
+            } else if let Some(args) = k.strip_prefix("randint(").and_then(|a| a.strip_suffix(')'))
+            {
+                let (a, b) = args.split_once(',').expect("randint(a,b)");
+                let (a, b): (i64, i64) = (a.trim().parse().unwrap(), b.trim().parse().unwrap());
+                (0..len)
+                    .map(|_| Value::from(r.randint(a, b).unwrap()))
+                    .collect()
+            } else if let Some(m) = k.strip_prefix("choice_") {
+                let m: usize = m.parse().unwrap();
+                (0..len)
+                    .map(|_| Value::from(format!("c{}", r.choice_index(m).unwrap())))
+                    .collect()
+            } else if k == "random()" {
+                (0..len).map(|_| Value::from(r.random())).collect()
+            } else if let Some(m) = k
+                .strip_prefix("shuffle(range(")
+                .and_then(|a| a.strip_suffix("))"))
+            {
+                let mut v: Vec<u64> = (0..m.parse::<u64>().unwrap()).collect();
+                r.shuffle(&mut v);
+                v.into_iter().map(Value::from).collect()
+            } else {
+                fl.0.push(format!("python_random: unknown behaviour {k}"));
+                continue;
+            };
+            fl.check(json_eq(&got, want), || {
+                format!("seed {}: {k}: got {got}, want {want}", s(&c["seed"]))
+            });
+        }
+    }
+    fl.finish(n)
+}
+
 fn main() {
     let path = std::env::var_os("SN9_GOLDEN")
         .map(PathBuf::from)
@@ -777,7 +844,9 @@ fn main() {
     let g: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     println!("golden vectors: {}", path.display());
-    let sections: [(&str, Check); 13] = [
+    let sections: [(&str, Check); 15] = [
+        ("sync_block_seed", sync_block_seed_section),
+        ("python_random", python_random_section),
         ("constants", constants_section),
         ("competition_schedule", schedule_section),
         ("epsilon", epsilon_section),

@@ -1,0 +1,5 @@
+//! Data: CPython-exact randomness, the evaluation seed of a block, and (later) fetch, mix, pack
+//! and the validator's evaluation batches.
+
+pub mod pyrandom;
+pub mod seed;
