@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Forward-pass throughput, sn9 (burn-flex, CPU) vs transformers eager (torch CPU), same machine,
-# same run, same model and tokens. Also checks that transformers loads the model sn9 saved and
+# same run, same model and tokens, both on all cores (run it on an idle machine). Also checks that transformers loads the model sn9 saved and
 # computes the same logits. Not a timed test: `make bench` runs it and records the result.
 #   bash bench/model.sh [SEQ_LEN] [ITERS]
 set -euo pipefail
@@ -32,7 +32,7 @@ JSON
 target/release/sn9 -q model init --config "$work/config.json" --seed 7 "$work/model" >/dev/null
 
 ours=$(target/release/examples/forward_bench "$work/model" "$seq" "$iters" "$work/logits.bin")
-theirs=$("$venv/bin/python" bench/model.py "$work/model" "$seq" "$iters" "$work/logits.bin")
+theirs=$("$venv/bin/python" bench/model.py "$work/model" "$seq" "$iters" "$work/logits.bin" "$(nproc)")
 echo "sn9:          $ours"
 echo "transformers: $theirs"
 python3 - "$ours" "$theirs" <<'PY'

@@ -833,6 +833,238 @@ fn python_random_section(g: &Value) -> Result<usize, Vec<String>> {
     fl.finish(n)
 }
 
+/// The fake datasets-server and tokenizer of the golden fixture (see its `fixture` section).
+struct FakeServer {
+    configs: Vec<(String, u64)>,
+    fail_first_rows: bool,
+    log: Vec<Value>,
+}
+
+impl sn9::data::sample::RowSource for FakeServer {
+    fn size(
+        &mut self,
+        dataset: &str,
+    ) -> Result<Vec<sn9::data::sample::SizeEntry>, sn9::data::sample::FetchError> {
+        self.log
+            .push(serde_json::json!({"dataset": dataset, "endpoint": "size"}));
+        Ok(self
+            .configs
+            .iter()
+            .map(|(c, n)| sn9::data::sample::SizeEntry {
+                config: c.clone(),
+                num_rows: *n,
+                split: "train".into(),
+            })
+            .collect())
+    }
+    fn rows(
+        &mut self,
+        dataset: &str,
+        config: &str,
+        split: &str,
+        offset: u64,
+        length: u64,
+        _auth: bool,
+    ) -> Result<Vec<sn9::data::sample::Row>, sn9::data::sample::FetchError> {
+        self.log.push(serde_json::json!({"dataset": dataset, "config": config, "split": split, "offset": offset, "length": length, "endpoint": "rows"}));
+        if self.fail_first_rows {
+            self.fail_first_rows = false;
+            return Err(sn9::data::sample::FetchError::Retryable(
+                "injected failure".into(),
+            ));
+        }
+        Ok((0..length)
+            .map(|i| {
+                let row = offset + i;
+                let unit = format!("{dataset}/{config}#{row} ");
+                let text = unit
+                    .repeat(1 + (row % 5) as usize)
+                    .trim_end_matches(' ')
+                    .to_string();
+                sn9::data::sample::Row {
+                    text: Some(text),
+                    content: None,
+                    has_text_key: true,
+                }
+            })
+            .collect())
+    }
+}
+
+struct FakeTokenizer;
+
+impl sn9::data::tokenizer::Encode for FakeTokenizer {
+    fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        Ok(text.chars().map(|c| (c as u32 % 97) + 1).take(48).collect())
+    }
+    fn eos(&self) -> u32 {
+        0
+    }
+}
+
+fn sampling_section(g: &Value) -> Result<usize, Vec<String>> {
+    use sha2::Digest;
+    use sn9::data::sample::{FetchOptions, LoaderKind, LoaderSpec, batches, sample_task};
+    let mut fl = Failures(Vec::new());
+    let fx = &g["fixture"];
+    let seq = u(&fx["sequence_length"]) as usize;
+    let configs: Vec<(String, u64)> = arr(&fx["size_configs"])
+        .iter()
+        .map(|c| (s(&c[0]).to_string(), u(&c[1])))
+        .collect();
+    let schedule = sn9_schedule();
+    let mut n = 0;
+    for run in arr(&g["runs"]) {
+        n += 1;
+        let task = s(&run["task"]);
+        // The loader of the task as the subnet schedule defines it; FALCON (not in the schedule)
+        // from its dataset id.
+        let et = schedule
+            .entries
+            .iter()
+            .flat_map(|e| e.competitions.iter())
+            .flat_map(|c| c.eval_tasks.iter())
+            .find(|t| t.name == task)
+            .cloned();
+        let mut spec: LoaderSpec = match et {
+            Some(t) => sn9::data::sample::loader_for(&t).unwrap(),
+            None if task == "FALCON" => LoaderSpec {
+                task: task.into(),
+                dataset: "tiiuae/falcon-refinedweb".into(),
+                kind: LoaderKind::Simple {
+                    config: "default".into(),
+                    max_pages: 968_000_015,
+                    content_fallback: true,
+                },
+                requires_auth: false,
+                s3_contents: false,
+                num_pages: 0,
+            },
+            None => panic!("unknown task {task}"),
+        };
+        spec.num_pages = u(&run["num_pages"]);
+        fl.check(spec.dataset == s(&run["dataset"]), || {
+            format!("{task}: dataset {}", spec.dataset)
+        });
+        let seed = sn9::data::pyrandom::BigUint::parse_decimal(s(&run["seed"])).unwrap();
+        let mut server = FakeServer {
+            configs: configs.clone(),
+            fail_first_rows: run["inject_first_request_failure"]
+                .as_bool()
+                .unwrap_or(false),
+            log: Vec::new(),
+        };
+        let opt = FetchOptions {
+            retry_delay: std::time::Duration::ZERO,
+            verbose: false,
+        };
+        let out = match sample_task(&spec, &seed, seq, &mut server, &FakeTokenizer, &opt) {
+            Ok(o) => o,
+            Err(e) => {
+                fl.0.push(format!("{task}: {e}"));
+                continue;
+            }
+        };
+        let what = format!(
+            "{task} (seed {}…, failure {})",
+            &s(&run["seed"])[..8],
+            run["inject_first_request_failure"]
+        );
+        let pages = serde_json::to_value(&out.pages).unwrap();
+        let want_pages: Value = arr(&run["pages"])
+            .iter()
+            .map(|p| match p {
+                Value::Array(t) => {
+                    serde_json::json!({"config": t[0], "offset": t[1], "split": t[2]})
+                }
+                other => other.clone(),
+            })
+            .collect();
+        fl.check(json_eq(&pages, &want_pages), || {
+            format!("{what}: pages {pages} != {want_pages}")
+        });
+        let names: Vec<String> = arr(&run["page_names"])
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect();
+        fl.check(out.page_names == names, || {
+            format!("{what}: page names {:?}", out.page_names)
+        });
+        let log = Value::Array(server.log);
+        fl.check(json_eq(&log, &run["requests"]), || {
+            format!("{what}: requests {log} != {}", run["requests"])
+        });
+        fl.check(
+            out.batches_before_truncation as u64 == u(&run["num_batches_before_truncation"]),
+            || format!("{what}: {} batches", out.batches_before_truncation),
+        );
+        fl.check(
+            out.sequences.len() as u64 == u(&run["num_batches_kept"]),
+            || format!("{what}: kept {}", out.sequences.len()),
+        );
+        let first: Vec<Vec<u64>> = arr(&run["first_two_kept_batches"])
+            .iter()
+            .map(|b| {
+                if b[0].is_array() {
+                    nums_u(&b[0])
+                } else {
+                    nums_u(b)
+                }
+            })
+            .collect();
+        let got: Vec<Vec<u64>> = out
+            .sequences
+            .iter()
+            .take(first.len())
+            .map(|q| q.iter().map(|&t| t as u64).collect())
+            .collect();
+        fl.check(got == first, || {
+            format!("{what}: first kept batches differ")
+        });
+        let joined: Vec<String> = out
+            .sequences
+            .iter()
+            .map(|q| {
+                q.iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        let digest: String = sha2::Sha256::digest(joined.join(";").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        fl.check(digest == s(&run["kept_batches_digest"]), || {
+            format!("{what}: digest {digest}")
+        });
+    }
+    for c in arr(&g["packing_unit"]) {
+        n += 1;
+        let buffer: Vec<u32> = arr(&c["buffer"]).iter().map(|v| u(v) as u32).collect();
+        let got = batches(
+            &buffer,
+            0,
+            u(&c["sequence_length"]) as usize,
+            u(&c["batch_size"]) as usize,
+            c["pack_samples"].as_bool().unwrap(),
+        );
+        let got = serde_json::to_value(got).unwrap();
+        fl.check(json_eq(&got, &c["batches"]), || {
+            format!("packing {}: {got}", c["pack_samples"])
+        });
+    }
+    fl.finish(n)
+}
+
+fn nums_u(v: &Value) -> Vec<u64> {
+    arr(v).iter().map(u).collect()
+}
+
 fn main() {
     let path = std::env::var_os("SN9_GOLDEN")
         .map(PathBuf::from)
@@ -844,7 +1076,8 @@ fn main() {
     let g: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     println!("golden vectors: {}", path.display());
-    let sections: [(&str, Check); 15] = [
+    let sections: [(&str, Check); 16] = [
+        ("dataset_sampling_and_packing", sampling_section),
         ("sync_block_seed", sync_block_seed_section),
         ("python_random", python_random_section),
         ("constants", constants_section),

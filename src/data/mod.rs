@@ -2,4 +2,6 @@
 //! and the validator's evaluation batches.
 
 pub mod pyrandom;
+pub mod sample;
 pub mod seed;
+pub mod tokenizer;
