@@ -25,6 +25,9 @@ _sn9() {
             sn9,completions)
                 cmd="sn9__subcmd__completions"
                 ;;
+            sn9,data)
+                cmd="sn9__subcmd__data"
+                ;;
             sn9,device)
                 cmd="sn9__subcmd__device"
                 ;;
@@ -76,6 +79,18 @@ _sn9() {
             sn9__subcmd__chain__subcmd__metadata__subcmd__help,help)
                 cmd="sn9__subcmd__chain__subcmd__metadata__subcmd__help__subcmd__help"
                 ;;
+            sn9__subcmd__data,help)
+                cmd="sn9__subcmd__data__subcmd__help"
+                ;;
+            sn9__subcmd__data,sample)
+                cmd="sn9__subcmd__data__subcmd__sample"
+                ;;
+            sn9__subcmd__data__subcmd__help,help)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__data__subcmd__help,sample)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__sample"
+                ;;
             sn9__subcmd__help,chain)
                 cmd="sn9__subcmd__help__subcmd__chain"
                 ;;
@@ -84,6 +99,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help,completions)
                 cmd="sn9__subcmd__help__subcmd__completions"
+                ;;
+            sn9__subcmd__help,data)
+                cmd="sn9__subcmd__help__subcmd__data"
                 ;;
             sn9__subcmd__help,device)
                 cmd="sn9__subcmd__help__subcmd__device"
@@ -108,6 +126,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__chain__subcmd__metadata,encode)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__encode"
+                ;;
+            sn9__subcmd__help__subcmd__data,sample)
+                cmd="sn9__subcmd__help__subcmd__data__subcmd__sample"
                 ;;
             sn9__subcmd__help__subcmd__hub,hash)
                 cmd="sn9__subcmd__help__subcmd__hub__subcmd__hash"
@@ -173,7 +194,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain model device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -420,6 +441,128 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__data)
+            opts="-q -v -h --json --quiet --verbose --help sample help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help)
+            opts="sample help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help__subcmd__sample)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__sample)
+            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --competition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokenizer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --eos-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-doc-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seq-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --datasets-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__device)
             opts="-q -v -h --device --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -439,7 +582,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain model device completions help"
+            opts="competitions score hub chain data model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -525,6 +668,34 @@ _sn9() {
         sn9__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data)
+            opts="sample"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data__subcmd__sample)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

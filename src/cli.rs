@@ -53,6 +53,9 @@ pub enum Command {
     /// Chain side: model metadata commitments.
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Data: the validator's evaluation data for a block.
+    #[command(subcommand)]
+    Data(crate::data::command::DataCommand),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hub(c) => crate::hub::command::run(c, &printer),
         Command::Chain(c) => crate::chain::command::run(c, &printer),
         Command::Model(c) => crate::model::command::run(c, &printer),
+        Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;
             let mut w = stdout();

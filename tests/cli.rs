@@ -573,6 +573,8 @@ fn help_snapshots() {
         &["chain", "metadata", "encode"],
         &["chain", "metadata", "decode"],
         &["device"],
+        &["data"],
+        &["data", "sample"],
         &["model"],
         &["model", "init"],
         &["model", "info"],

@@ -1,7 +1,10 @@
 //! Data: CPython-exact randomness, the evaluation seed of a block, and (later) fetch, mix, pack
 //! and the validator's evaluation batches.
 
+pub mod command;
+pub mod http;
 pub mod pyrandom;
 pub mod sample;
 pub mod seed;
+pub mod shards;
 pub mod tokenizer;

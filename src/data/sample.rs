@@ -194,7 +194,16 @@ pub enum Page {
 }
 
 impl Page {
-    /// `get_page_names()`.
+    /// `get_page_names()` as JSON: the offset (a number) for simple loaders, the name string for
+    /// FineWeb-style ones.
+    pub fn name_value(&self) -> serde_json::Value {
+        match self {
+            Page::Offset(o) => serde_json::Value::from(*o),
+            Page::Config { .. } => serde_json::Value::from(self.name()),
+        }
+    }
+
+    /// `get_page_names()` as text.
     pub fn name(&self) -> String {
         match self {
             Page::Offset(o) => o.to_string(),

@@ -1,0 +1,237 @@
+//! `sn9 data ...` commands.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::http::{DEFAULT_BASE, DatasetsServer};
+use super::pyrandom::BigUint;
+use super::sample::{FetchOptions, loader_for, sample_task};
+use super::seed::{seed_from_block_hash, sync_block, validate_block_hash};
+use super::shards::{self, Manifest};
+use super::tokenizer::{Encode, HfTokenizer};
+use crate::competition::Schedule;
+use crate::error::user;
+use crate::output::{Format, Printer, Table, stdout};
+
+/// Per-document token limit of `Xenova/gpt-4` (its `model_max_length`), the subnet's tokenizer.
+pub const XENOVA_GPT4_MAX_LEN: usize = 8192;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DataCommand {
+    /// The reference validator's evaluation data for a block: pages, tokens and the 50 kept
+    /// sequences of every task, bit-identical, written as token shards + a record of the pages.
+    Sample(SampleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// Current block (the data is drawn for its sync block, block // 150 * 150).
+    #[arg(long, env = "SN9_BLOCK")]
+    pub block: u64,
+    /// Hash of the sync block as the chain returns it (0x + 64 hex digits).
+    #[arg(long, env = "SN9_BLOCK_HASH", required_unless_present = "seed")]
+    pub block_hash: Option<String>,
+    /// Use this seed (decimal) instead of the block hash (e.g. the reference's random fallback).
+    #[arg(long, conflicts_with = "block_hash")]
+    pub seed: Option<String>,
+    /// Competition whose tasks to sample.
+    #[arg(long, default_value_t = 2)]
+    pub competition: u16,
+    /// The competition's tokenizer: a tokenizer.json or a directory holding one.
+    #[arg(long, env = "SN9_TOKENIZER")]
+    pub tokenizer: PathBuf,
+    /// EOS id [default: the tokenizer_config.json eos token, or <|endoftext|>].
+    #[arg(long)]
+    pub eos_id: Option<u32>,
+    /// Per-document truncation [default: 8192 for Xenova/gpt-4 competitions, else the
+    /// tokenizer_config.json model_max_length].
+    #[arg(long)]
+    pub max_doc_tokens: Option<usize>,
+    /// Sequence length [default: the competition's, 4096].
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Output directory (token shards + manifest.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// datasets-server base URL.
+    #[arg(long, env = "SN9_DATASETS_SERVER", default_value = DEFAULT_BASE)]
+    pub datasets_server: String,
+    /// Request timeout in milliseconds (the reference: 15000).
+    #[arg(long, default_value_t = 15_000)]
+    pub timeout_ms: u64,
+    /// Pause after a failed request in milliseconds (the reference: 5000).
+    #[arg(long, default_value_t = 5_000)]
+    pub retry_delay_ms: u64,
+    /// Competition schedule (JSON) [default: built-in].
+    #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+}
+
+pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
+    match cmd {
+        DataCommand::Sample(a) => sample(a, p),
+    }
+}
+
+fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
+    let sb = sync_block(a.block);
+    let seed = match (&a.seed, &a.block_hash) {
+        (Some(s), _) => BigUint::parse_decimal(s).ok_or_else(|| {
+            user(format!(
+                "--seed `{s}` is not a non-negative decimal integer"
+            ))
+        })?,
+        (None, Some(h)) => {
+            validate_block_hash(h).map_err(user)?;
+            seed_from_block_hash(h)
+        }
+        (None, None) => {
+            return Err(user(
+                "pass --block-hash (the hash of the sync block) or --seed",
+            ));
+        }
+    };
+    let schedule = Schedule::load(a.schedule.as_deref())?;
+    let comp = schedule.competition(a.competition, a.block).ok_or_else(|| {
+        user(format!("competition {} is not in the schedule at block {} (see `sn9 competitions --block {}`)", a.competition, a.block, a.block))
+    })?;
+    let seq_len = match a
+        .seq_len
+        .or(comp.constraints.sequence_length.map(|s| s as usize))
+    {
+        Some(s) if s > 0 => s,
+        _ => {
+            return Err(user(format!(
+                "competition {} has no sequence length; pass --seq-len",
+                comp.id
+            )));
+        }
+    };
+    let max_len = a.max_doc_tokens.or(
+        if comp.constraints.tokenizer.as_deref() == Some("Xenova/gpt-4") {
+            Some(XENOVA_GPT4_MAX_LEN)
+        } else {
+            None
+        },
+    );
+    let tok = HfTokenizer::load(&a.tokenizer, a.eos_id, max_len)?;
+    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+    let mut src = DatasetsServer::new(
+        &a.datasets_server,
+        token.clone(),
+        Duration::from_millis(a.timeout_ms),
+    );
+    let opt = FetchOptions {
+        retry_delay: Duration::from_millis(a.retry_delay_ms),
+        verbose: p.verbosity >= crate::output::Verbosity::Verbose,
+    };
+    p.info(format!(
+        "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
+        comp.id,
+        comp.name,
+        a.block,
+        seed.to_decimal()
+    ));
+
+    let mut out_shards: Vec<(String, Vec<u32>, Value)> = Vec::new();
+    let mut records = Vec::new();
+    for task in &comp.eval_tasks {
+        let spec = match loader_for(task) {
+            Ok(s) => s,
+            Err(e) => {
+                p.warn(format!("task {}: skipped: {e:#}", task.name));
+                records.push(
+                    json!({"task": task.name, "weight": task.weight, "skipped": format!("{e:#}")}),
+                );
+                continue;
+            }
+        };
+        let skip = if spec.requires_auth && token.is_none() {
+            Some(format!(
+                "{} is gated: set HF_TOKEN (the reference skips the task without it)",
+                spec.dataset
+            ))
+        } else if spec.s3_contents {
+            Some(format!(
+                "{} row contents come from the Software Heritage S3 bucket, which this sn9 cannot fetch yet; the task is skipped and its weight renormalised, as the reference does when the fetch fails",
+                spec.dataset
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = skip {
+            p.warn(format!("task {}: skipped: {reason}", task.name));
+            records.push(json!({"task": task.name, "dataset": spec.dataset, "weight": task.weight, "skipped": reason}));
+            continue;
+        }
+        match sample_task(&spec, &seed, seq_len, &mut src, &tok, &opt) {
+            Ok(d) => {
+                p.info(format!(
+                    "task {}: {} pages, {} of {} sequences kept",
+                    d.task,
+                    d.pages.len(),
+                    d.sequences.len(),
+                    d.batches_before_truncation
+                ));
+                let rec = json!({
+                    "task": d.task, "dataset": d.dataset, "weight": task.weight, "pages": d.pages,
+                    "page_names": d.pages.iter().map(|p| p.name_value()).collect::<Vec<_>>(), "batches_before_truncation": d.batches_before_truncation,
+                    "sequences": d.sequences.len(), "skipped": null,
+                });
+                records.push(rec.clone());
+                out_shards.push((d.task.clone(), d.sequences.concat(), rec));
+            }
+            Err(e) => {
+                p.warn(format!("task {}: skipped: {e}", task.name));
+                records.push(json!({"task": task.name, "dataset": spec.dataset, "weight": task.weight, "skipped": e.to_string()}));
+            }
+        }
+    }
+    if out_shards.is_empty() {
+        return Err(user(
+            "no task produced data (see the warnings above); nothing written",
+        ));
+    }
+    let manifest = Manifest {
+        schema: shards::SCHEMA.into(),
+        version: shards::VERSION,
+        seq_len,
+        eos_id: tok.eos(),
+        tokenizer: json!({"path": tok.path, "sha256": tok.sha256, "max_doc_tokens": tok.max_len}),
+        shards: Vec::new(),
+        origin: json!({
+            "command": "data sample", "competition": comp.id, "block": a.block, "sync_block": sb,
+            "block_hash": a.block_hash, "seed": seed.to_decimal(), "tasks": records,
+        }),
+    };
+    shards::write(&a.out, manifest.clone(), &out_shards, a.force)?;
+    let mut w = stdout();
+    if p.format == Format::Json {
+        let written = shards::Shards::open(&a.out)?.manifest;
+        writeln!(w, "{}", serde_json::to_string(&written)?)?;
+    } else {
+        let mut t = Table::new(["task", "dataset", "pages", "sequences", "status"]);
+        for r in &records {
+            t.row([
+                r["task"].as_str().unwrap_or("").to_string(),
+                r["dataset"].as_str().unwrap_or("").to_string(),
+                r["pages"].as_array().map_or(0, |a| a.len()).to_string(),
+                r["sequences"].as_u64().unwrap_or(0).to_string(),
+                r["skipped"]
+                    .as_str()
+                    .map_or("ok".to_string(), |s| format!("skipped: {s}")),
+            ]);
+        }
+        t.write(&mut w)?;
+        p.info(format!("written to {}", a.out.display()));
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Loopback stand-ins for network services, started per test on 127.0.0.1 with an ephemeral port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// How the fake datasets-server misbehaves.
+#[derive(Clone, Default)]
+pub struct Faults {
+    /// Answer this many first `/rows` requests with HTTP 503.
+    pub fail_first_rows: usize,
+    /// Answer `/rows` at this offset with malformed JSON, always.
+    pub malformed_offset: Option<u64>,
+    /// Sleep this long before answering `/rows` at this offset.
+    pub stall_offset: Option<(u64, Duration)>,
+}
+
+/// A fake Hugging Face datasets-server: `/size` lists `configs`, `/rows` returns the golden
+/// fixture's `fake_text` rows. Every request is logged (dataset, config, split, offset, length).
+pub struct FakeDatasetsServer {
+    pub url: String,
+    pub log: Arc<Mutex<Vec<Value>>>,
+}
+
+pub fn fake_text(dataset: &str, config: &str, row: u64) -> String {
+    format!("{dataset}/{config}#{row} ")
+        .repeat(1 + (row % 5) as usize)
+        .trim_end_matches(' ')
+        .to_string()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let h = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?');
+                out.push(h);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn respond(mut s: TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = s.flush();
+}
+
+impl FakeDatasetsServer {
+    pub fn start(configs: Vec<(String, u64)>, faults: Faults) -> FakeDatasetsServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        let failures = Arc::new(Mutex::new(faults.fail_first_rows));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (configs, log, faults, failures) = (
+                    configs.clone(),
+                    log2.clone(),
+                    faults.clone(),
+                    failures.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let mut header = String::new();
+                    while reader
+                        .read_line(&mut header)
+                        .map(|n| n > 2)
+                        .unwrap_or(false)
+                    {
+                        header.clear();
+                    }
+                    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                    let q: Vec<(String, String)> = query
+                        .split('&')
+                        .filter(|kv| !kv.is_empty())
+                        .map(|kv| {
+                            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                            (decode(k), decode(v))
+                        })
+                        .collect();
+                    let get = |k: &str| {
+                        q.iter()
+                            .find(|(a, _)| a == k)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_default()
+                    };
+                    let dataset = get("dataset");
+                    match path {
+                        "/size" => {
+                            log.lock()
+                                .unwrap()
+                                .push(json!({"dataset": dataset, "endpoint": "size"}));
+                            let splits: Vec<Value> =
+                                configs.iter().map(|(c, n)| json!({"dataset": dataset, "config": c, "split": "train", "num_rows": n})).collect();
+                            respond(
+                                stream,
+                                "200 OK",
+                                &json!({"size": {"splits": splits}}).to_string(),
+                            );
+                        }
+                        "/rows" => {
+                            let offset: u64 = get("offset").parse().unwrap_or(0);
+                            let length: u64 = get("length").parse().unwrap_or(0);
+                            log.lock().unwrap().push(json!({
+                                "dataset": dataset, "config": get("config"), "split": get("split"),
+                                "offset": offset, "length": length, "endpoint": "rows"
+                            }));
+                            if let Some((o, d)) = faults.stall_offset
+                                && o == offset
+                            {
+                                std::thread::sleep(d);
+                            }
+                            {
+                                let mut f = failures.lock().unwrap();
+                                if *f > 0 {
+                                    *f -= 1;
+                                    return respond(
+                                        stream,
+                                        "503 Service Unavailable",
+                                        "{\"error\": \"busy\"}",
+                                    );
+                                }
+                            }
+                            if faults.malformed_offset == Some(offset) {
+                                return respond(stream, "200 OK", "{\"rows\": [ {\"row\": ");
+                            }
+                            let config = get("config");
+                            let rows: Vec<Value> = (0..length)
+                                .map(|i| json!({"row_idx": offset + i, "row": {"text": fake_text(&dataset, &config, offset + i)}}))
+                                .collect();
+                            respond(stream, "200 OK", &json!({"rows": rows}).to_string());
+                        }
+                        _ => respond(stream, "404 Not Found", "{}"),
+                    }
+                    let mut rest = Vec::new();
+                    let _ = reader.read_to_end(&mut rest);
+                });
+            }
+        });
+        FakeDatasetsServer { url, log }
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.log.lock().unwrap().clone()
+    }
+}
