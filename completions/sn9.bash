@@ -31,6 +31,9 @@ _sn9() {
             sn9,device)
                 cmd="sn9__subcmd__device"
                 ;;
+            sn9,eval)
+                cmd="sn9__subcmd__eval"
+                ;;
             sn9,help)
                 cmd="sn9__subcmd__help"
                 ;;
@@ -105,6 +108,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help,device)
                 cmd="sn9__subcmd__help__subcmd__device"
+                ;;
+            sn9__subcmd__help,eval)
+                cmd="sn9__subcmd__help__subcmd__eval"
                 ;;
             sn9__subcmd__help,help)
                 cmd="sn9__subcmd__help__subcmd__help"
@@ -194,7 +200,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data model device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -581,8 +587,62 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__eval)
+            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --batches)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --competition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model-block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --results)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain data model device completions help"
+            opts="competitions score hub chain data eval model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +768,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__device)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__eval)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

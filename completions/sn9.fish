@@ -35,6 +35,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "score" -d 'Score a round: e
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "hub" -d 'Hugging Face side: model directory hashes'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "chain" -d 'Chain side: model metadata commitments'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
@@ -114,6 +115,22 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Token-shard directory from `sn9 data sample` (one shard per task)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l competition -d 'Competition [default: the one the batches were sampled for]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l uid -d 'Uid of each model, in order [default: 0, 1, ...]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l hotkey -d 'Hotkey of each model, in order' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l model-block -d 'Upload (commit) block of each model, in order' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l results -d 'Append rows to this file too, and skip models it already holds (resume)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l dtype -d 'Compute dtype' -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batch-size -d 'Sequences per forward pass' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l skip-checks -d 'Evaluate even models that fail the competition\'s checks (one-off research evals)'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
@@ -170,15 +187,16 @@ complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'

@@ -56,6 +56,9 @@ pub enum Command {
     /// Data: the validator's evaluation data for a block.
     #[command(subcommand)]
     Data(crate::data::command::DataCommand),
+    /// Evaluate models on sampled batches: the validator's per-task loss with its sanity gate,
+    /// as JSON Lines for `sn9 score`.
+    Eval(crate::eval::command::EvalArgs),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chain(c) => crate::chain::command::run(c, &printer),
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
+        Command::Eval(a) => crate::eval::command::run(a, &printer),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;
             let mut w = stdout();

@@ -7,6 +7,7 @@ pub mod competition;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod hub;
 pub mod jsonf64;
 pub mod model;

@@ -573,6 +573,7 @@ fn help_snapshots() {
         &["chain", "metadata", "encode"],
         &["chain", "metadata", "decode"],
         &["device"],
+        &["eval"],
         &["data"],
         &["data", "sample"],
         &["model"],

@@ -416,6 +416,34 @@ impl<B: Backend> CausalLm<B> {
         total
     }
 
+    /// Like [`CausalLm::shifted_ce_sum`] with a label mask `[b, t − 1]` (1 keeps a label, 0
+    /// drops it): returns the masked sums `[b]`.
+    pub fn masked_ce_sum(
+        &self,
+        hidden: Tensor<B, 3>,
+        ids: Tensor<B, 2, Int>,
+        mask: Tensor<B, 2>,
+        chunk: usize,
+    ) -> Tensor<B, 1> {
+        let [b, t, _] = hidden.dims();
+        let n = t.saturating_sub(1);
+        let dev = hidden.device();
+        let mut total = Tensor::<B, 1>::zeros([b], &dev);
+        let mut start = 0;
+        while start < n {
+            let c = chunk.min(n - start);
+            let logits = self.logits(hidden.clone().narrow(1, start, c));
+            let tgt = ids.clone().narrow(1, start + 1, c).reshape([b, c, 1]);
+            let max = logits.clone().detach().max_dim(2);
+            let lse = (logits.clone() - max.clone()).exp().sum_dim(2).log() + max;
+            let picked = logits.gather(2, tgt);
+            let m = mask.clone().narrow(1, start, c).reshape([b, c, 1]);
+            total = total + ((lse - picked) * m).sum_dim(1).reshape([b]);
+            start += c;
+        }
+        total
+    }
+
     /// The validator's text loss per row: mean cross-entropy over the `t − 1` next-token labels.
     pub fn row_losses(&self, ids: Tensor<B, 2, Int>, rope: &Rope<B>, chunk: usize) -> Tensor<B, 1> {
         let t = ids.dims()[1];

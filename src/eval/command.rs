@@ -1,0 +1,355 @@
+//! `sn9 eval MODEL_DIR... --batches DIR`: the validator's per-task loss of each model on the
+//! batches of `sn9 data sample` (or `sn9 data pack`), as JSON Lines for `sn9 score`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use serde_json::{Value, json};
+
+use super::{LanguageModel, mean, text_loss};
+use crate::competition::Schedule;
+use crate::data::shards::Shards;
+use crate::device::{BackendTask, DeviceSpec, dispatch};
+use crate::error::user;
+use crate::model::command::{ComputeDtype, fit};
+use crate::model::{LoadedModel, ModelConfig, size_on_disk};
+use crate::output::{Printer, Table, stdout};
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Model directories (config.json + safetensors).
+    #[arg(required = true)]
+    pub models: Vec<PathBuf>,
+    /// Token-shard directory from `sn9 data sample` (one shard per task).
+    #[arg(long, env = "SN9_BATCHES")]
+    pub batches: PathBuf,
+    /// Competition [default: the one the batches were sampled for].
+    #[arg(long)]
+    pub competition: Option<u16>,
+    /// Uid of each model, in order [default: 0, 1, ...].
+    #[arg(long = "uid", value_delimiter = ',')]
+    pub uids: Vec<u16>,
+    /// Hotkey of each model, in order.
+    #[arg(long = "hotkey", value_delimiter = ',')]
+    pub hotkeys: Vec<String>,
+    /// Upload (commit) block of each model, in order.
+    #[arg(long = "model-block", value_delimiter = ',')]
+    pub model_blocks: Vec<u64>,
+    /// Append rows to this file too, and skip models it already holds (resume).
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    /// Evaluate even models that fail the competition's checks (one-off research evals).
+    #[arg(long)]
+    pub skip_checks: bool,
+    /// Device: cpu, cuda:N or wgpu:N.
+    #[arg(long, env = "SN9_DEVICE", default_value = "cpu")]
+    pub device: DeviceSpec,
+    /// Compute dtype.
+    #[arg(long, value_enum, env = "SN9_DTYPE", default_value = "f32")]
+    pub dtype: ComputeDtype,
+    /// Sequences per forward pass.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: usize,
+    /// Competition schedule (JSON) [default: built-in].
+    #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+}
+
+/// The burn model core as a [`LanguageModel`].
+pub struct BurnLm<B: Backend> {
+    pub model: LoadedModel<B>,
+    pub device: B::Device,
+    pub batch_size: usize,
+}
+
+impl<B: Backend> LanguageModel for BurnLm<B> {
+    fn mean_losses(&self, seqs: &[Vec<u32>], mask: Option<&[Vec<bool>]>) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(seqs.len());
+        let v = self.model.config.vocab_size as u32;
+        for (ci, chunk) in seqs.chunks(self.batch_size.max(1)).enumerate() {
+            let t = chunk[0].len();
+            if chunk.iter().any(|s| s.len() != t) {
+                anyhow::bail!("sequences of different lengths in one batch");
+            }
+            if let Some(bad) = chunk.iter().flatten().find(|&&x| x >= v) {
+                return Err(user(format!(
+                    "token id {bad} is outside the model's vocabulary of {v}"
+                )));
+            }
+            let flat: Vec<i32> = chunk.iter().flatten().map(|&x| x as i32).collect();
+            let ids = Tensor::<B, 2, Int>::from_data(
+                TensorData::new(flat, [chunk.len(), t]),
+                &self.device,
+            );
+            let h = self.model.lm.hidden(ids.clone(), &self.model.rope, None);
+            let (sums, counts): (Vec<f32>, Vec<f64>) = match mask {
+                None => {
+                    let s = self.model.lm.shifted_ce_sum(h, ids, 512);
+                    (
+                        s.into_data()
+                            .convert::<f32>()
+                            .to_vec::<f32>()
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                        vec![(t - 1) as f64; chunk.len()],
+                    )
+                }
+                Some(m) => {
+                    let rows =
+                        &m[ci * self.batch_size.max(1)..ci * self.batch_size.max(1) + chunk.len()];
+                    let mflat: Vec<f32> = rows
+                        .iter()
+                        .flatten()
+                        .map(|&k| if k { 1.0 } else { 0.0 })
+                        .collect();
+                    let counts = rows
+                        .iter()
+                        .map(|r| r.iter().filter(|&&k| k).count() as f64)
+                        .collect();
+                    let mt = Tensor::<B, 2>::from_data(
+                        TensorData::new(mflat, [chunk.len(), t - 1]),
+                        &self.device,
+                    );
+                    let s = self.model.lm.masked_ce_sum(h, ids, mt, 512);
+                    (
+                        s.into_data()
+                            .convert::<f32>()
+                            .to_vec::<f32>()
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                        counts,
+                    )
+                }
+            };
+            // Mean over the labels in float32, as the reference's `.item()` of a float32 loss.
+            out.extend(
+                sums.iter()
+                    .zip(&counts)
+                    .map(|(s, c)| (*s / *c as f32) as f64),
+            );
+        }
+        Ok(out)
+    }
+
+    fn generate(&self, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
+        self.model.generate_greedy(prompt, n, &self.device)
+    }
+}
+
+/// What to evaluate one model on.
+struct Job {
+    dir: PathBuf,
+    tasks: Vec<(String, Vec<Vec<u32>>)>,
+    dtype: ComputeDtype,
+    batch_size: usize,
+}
+
+/// Per task: the raw score, or why it failed.
+type TaskOutcome = Vec<(String, Result<f64, String>)>;
+
+impl BackendTask for Job {
+    type Output = TaskOutcome;
+    fn run<B: Backend>(self, device: B::Device) -> Result<TaskOutcome> {
+        let model = LoadedModel::<B>::load_as(&self.dir, self.dtype.into(), &device)?;
+        let lm = BurnLm {
+            model,
+            device,
+            batch_size: self.batch_size,
+        };
+        let mut out = Vec::new();
+        for (name, seqs) in &self.tasks {
+            let r = match text_loss(&lm, seqs, None) {
+                Ok(Ok(losses)) => Ok(mean(&losses)),
+                Ok(Err(why)) => Err(why),
+                Err(e) => Err(format!("{e:#}")),
+            };
+            out.push((name.clone(), r));
+        }
+        Ok(out)
+    }
+}
+
+fn done_models(path: &Path) -> Result<BTreeSet<String>> {
+    let mut set = BTreeSet::new();
+    let Ok(f) = std::fs::File::open(path) else {
+        return Ok(set);
+    };
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line?;
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && let Some(m) = v.get("model").and_then(|m| m.as_str())
+        {
+            set.insert(m.to_string());
+        }
+    }
+    Ok(set)
+}
+
+pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
+    let shards = Shards::open(&a.batches)?;
+    let origin = &shards.manifest.origin;
+    let competition = a
+        .competition
+        .or(origin
+            .get("competition")
+            .and_then(|c| c.as_u64())
+            .map(|c| c as u16))
+        .ok_or_else(|| user("the batches do not say their competition; pass --competition"))?;
+    let eval_block = origin.get("block").and_then(|b| b.as_u64());
+    let schedule = Schedule::load(a.schedule.as_deref())?;
+    let at = eval_block.unwrap_or_else(|| schedule.entries.last().map_or(0, |e| e.from_block));
+    let comp = schedule
+        .competition(competition, at)
+        .ok_or_else(|| {
+            user(format!(
+                "competition {competition} is not in the schedule at block {at}"
+            ))
+        })?
+        .clone();
+    for (what, n) in [
+        ("--uid", a.uids.len()),
+        ("--hotkey", a.hotkeys.len()),
+        ("--model-block", a.model_blocks.len()),
+    ] {
+        if n != 0 && n != a.models.len() {
+            return Err(user(format!(
+                "{what} was given {n} times for {} models; give one per model, in order",
+                a.models.len()
+            )));
+        }
+    }
+    let tasks: Vec<(String, Vec<Vec<u32>>)> = (0..shards.manifest.shards.len())
+        .map(|i| {
+            (
+                shards.manifest.shards[i].name.clone(),
+                shards.sequences(i).collect(),
+            )
+        })
+        .collect();
+    if let Some(seq) = comp.constraints.sequence_length
+        && seq as usize != shards.manifest.seq_len
+    {
+        p.warn(format!(
+            "the batches have {}-token sequences, competition {competition} evaluates {seq}: these losses are not comparable with validators'",
+            shards.manifest.seq_len
+        ));
+    }
+    let done = match &a.results {
+        Some(r) => done_models(r)?,
+        None => BTreeSet::new(),
+    };
+    let mut results_file = match &a.results {
+        Some(r) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(r)
+                .map_err(|e| user(format!("cannot open {} for appending: {e}", r.display())))?,
+        ),
+        None => None,
+    };
+    let mut w = stdout();
+    let mut summary = Table::new(["uid", "model", "score", "note"]);
+    for (i, dir) in a.models.iter().enumerate() {
+        let key = dir.display().to_string();
+        let uid = a.uids.get(i).copied().unwrap_or(i as u16);
+        if done.contains(&key) {
+            p.info(format!("{key}: already in the results file, skipped"));
+            continue;
+        }
+        let start = Instant::now();
+        // The competition's checks, before spending compute.
+        let why_not: Vec<String> = match ModelConfig::from_file(&dir.join("config.json")) {
+            Ok(cfg) => {
+                if a.skip_checks {
+                    Vec::new()
+                } else {
+                    let bytes = size_on_disk(dir)?;
+                    fit(&cfg, cfg.parameter_count(), bytes, &comp)
+                }
+            }
+            Err(e) => vec![format!("{e:#}")],
+        };
+        let outcome: TaskOutcome = if !why_not.is_empty() {
+            tasks
+                .iter()
+                .map(|(n, _)| {
+                    (
+                        n.clone(),
+                        Err(format!(
+                            "fails competition {competition}: {}",
+                            why_not.join("; ")
+                        )),
+                    )
+                })
+                .collect()
+        } else {
+            p.info(format!(
+                "{key}: evaluating {} tasks on {}",
+                tasks.len(),
+                a.device
+            ));
+            match dispatch(
+                a.device,
+                Job {
+                    dir: dir.clone(),
+                    tasks: tasks.clone(),
+                    dtype: a.dtype,
+                    batch_size: a.batch_size,
+                },
+            ) {
+                Ok(o) => o,
+                Err(e) => tasks
+                    .iter()
+                    .map(|(n, _)| (n.clone(), Err(format!("{e:#}"))))
+                    .collect(),
+            }
+        };
+        let mut task_scores = std::collections::BTreeMap::new();
+        for (task, r) in &outcome {
+            let (loss, err) = match r {
+                Ok(l) => (crate::jsonf64::to_value(*l), Value::Null),
+                Err(e) => (Value::from("inf"), Value::from(e.clone())),
+            };
+            task_scores.insert(task.clone(), r.as_ref().copied().unwrap_or(f64::INFINITY));
+            let row = json!({
+                "uid": uid, "hotkey": a.hotkeys.get(i), "competition": competition,
+                "block": a.model_blocks.get(i), "task": task, "loss": loss,
+                "eval_block": eval_block, "model": key, "error": err,
+            });
+            let line = row.to_string();
+            writeln!(w, "{line}")?;
+            if let Some(f) = results_file.as_mut() {
+                writeln!(f, "{line}")?;
+            }
+        }
+        w.flush()?;
+        if let Some(f) = results_file.as_mut() {
+            f.sync_data()?;
+        }
+        let score =
+            crate::score::round::combine_tasks(&comp, &task_scores).unwrap_or(f64::INFINITY);
+        let note = outcome
+            .iter()
+            .find_map(|(_, r)| r.as_ref().err().cloned())
+            .unwrap_or_default();
+        summary.row([
+            uid.to_string(),
+            key.clone(),
+            if score.is_finite() {
+                format!("{score:.6}")
+            } else {
+                "inf".into()
+            },
+            note,
+        ]);
+        p.debug(format!("{key}: {:.1}s", start.elapsed().as_secs_f64()));
+    }
+    if p.verbosity >= crate::output::Verbosity::Normal && !summary.is_empty() {
+        let mut e = std::io::stderr();
+        summary.write(&mut e)?;
+    }
+    Ok(())
+}
