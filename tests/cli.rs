@@ -1,5 +1,8 @@
 //! End-to-end tests of the `sn9` binary: each spawns it on temp dirs, as a user or script would.
 
+mod common;
+use common::{golden, root, sn9};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -7,28 +10,6 @@ use std::process::{Command, Stdio};
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
-
-fn sn9() -> Command {
-    let mut c = Command::cargo_bin("sn9").unwrap();
-    // Tests must not pick up the developer's settings.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SN9_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn golden() -> Value {
-    let p = std::env::var_os("SN9_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("fixtures/golden/reference.json"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

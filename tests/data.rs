@@ -2,34 +2,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use assert_cmd::prelude::*;
-use common::{FakeDatasetsServer, Faults};
+use common::{FakeDatasetsServer, Faults, golden, root, sn9};
 use serde_json::Value;
-
-fn sn9() -> Command {
-    let mut c = Command::cargo_bin("sn9").unwrap();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SN9_") || k == "HF_TOKEN" {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn golden() -> Value {
-    let p = std::env::var_os("SN9_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("fixtures/golden/reference.json"));
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 fn configs(g: &Value) -> Vec<(String, u64)> {
     g["dataset_sampling_and_packing"]["fixture"]["size_configs"]

@@ -2,28 +2,14 @@
 //! competition checks, the sanity gate, resume from a partial results file, and the pipe into
 //! `sn9 score`.
 
+mod common;
+use common::{case, sn9};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use assert_cmd::prelude::*;
 use serde_json::{Value, json};
 use sn9::data::shards::{Manifest, SCHEMA, VERSION, write};
-
-fn sn9() -> Command {
-    let mut c = Command::cargo_bin("sn9").unwrap();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SN9_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn case(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/hfref")
-        .join(name)
-}
 
 fn expected(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(case(name).join("expected.json")).unwrap())

@@ -1,28 +1,15 @@
 //! `sn9 model ...` through the binary: init, info (competition fit), generate, convert, and
 //! bad model files (each a clear error naming the file and tensor, exit 1, never a panic).
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{case, sn9};
+
+use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
-
-fn sn9() -> Command {
-    let mut c = Command::cargo_bin("sn9").unwrap();
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SN9_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn case(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/hfref")
-        .join(name)
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

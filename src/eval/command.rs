@@ -113,7 +113,7 @@ impl<B: Backend> LanguageModel for BurnLm<B> {
                         TensorData::new(mflat, [chunk.len(), t - 1]),
                         &self.device,
                     );
-                    let s = self.model.lm.masked_ce_sum(h, ids, mt, 512);
+                    let s = self.model.lm.masked_ce_sum(h, ids, Some(mt), 512);
                     (
                         s.into_data()
                             .convert::<f32>()

@@ -398,31 +398,16 @@ impl<B: Backend> CausalLm<B> {
         ids: Tensor<B, 2, Int>,
         chunk: usize,
     ) -> Tensor<B, 1> {
-        let [b, t, _] = hidden.dims();
-        let n = t.saturating_sub(1);
-        let dev = hidden.device();
-        let mut total = Tensor::<B, 1>::zeros([b], &dev);
-        let mut start = 0;
-        while start < n {
-            let c = chunk.min(n - start);
-            let logits = self.logits(hidden.clone().narrow(1, start, c));
-            let tgt = ids.clone().narrow(1, start + 1, c).reshape([b, c, 1]);
-            let max = logits.clone().detach().max_dim(2);
-            let lse = (logits.clone() - max.clone()).exp().sum_dim(2).log() + max;
-            let picked = logits.gather(2, tgt);
-            total = total + (lse - picked).sum_dim(1).reshape([b]);
-            start += c;
-        }
-        total
+        self.masked_ce_sum(hidden, ids, None, chunk)
     }
 
-    /// Like [`CausalLm::shifted_ce_sum`] with a label mask `[b, t − 1]` (1 keeps a label, 0
-    /// drops it): returns the masked sums `[b]`.
+    /// [`CausalLm::shifted_ce_sum`] with an optional label mask `[b, t − 1]` (1 keeps a label,
+    /// 0 drops it).
     pub fn masked_ce_sum(
         &self,
         hidden: Tensor<B, 3>,
         ids: Tensor<B, 2, Int>,
-        mask: Tensor<B, 2>,
+        mask: Option<Tensor<B, 2>>,
         chunk: usize,
     ) -> Tensor<B, 1> {
         let [b, t, _] = hidden.dims();
@@ -436,9 +421,12 @@ impl<B: Backend> CausalLm<B> {
             let tgt = ids.clone().narrow(1, start + 1, c).reshape([b, c, 1]);
             let max = logits.clone().detach().max_dim(2);
             let lse = (logits.clone() - max.clone()).exp().sum_dim(2).log() + max;
-            let picked = logits.gather(2, tgt);
-            let m = mask.clone().narrow(1, start, c).reshape([b, c, 1]);
-            total = total + ((lse - picked) * m).sum_dim(1).reshape([b]);
+            let ce = lse - logits.gather(2, tgt);
+            let ce = match &mask {
+                Some(m) => ce * m.clone().narrow(1, start, c).reshape([b, c, 1]),
+                None => ce,
+            };
+            total = total + ce.sum_dim(1).reshape([b]);
             start += c;
         }
         total

@@ -172,3 +172,33 @@ impl FakeDatasetsServer {
         self.log.lock().unwrap().clone()
     }
 }
+
+/// The sn9 binary, with the developer's `SN9_*` settings and `HF_TOKEN` removed.
+pub fn sn9() -> std::process::Command {
+    use assert_cmd::prelude::*;
+    let mut c = std::process::Command::cargo_bin("sn9").unwrap();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SN9_") || k == "HF_TOKEN" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// The repository root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The golden vectors (`SN9_GOLDEN` or the fixture copy).
+pub fn golden() -> Value {
+    let p = std::env::var_os("SN9_GOLDEN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("fixtures/golden/reference.json"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// A reference model case of fixtures/hfref.
+pub fn case(name: &str) -> std::path::PathBuf {
+    root().join("fixtures/hfref").join(name)
+}
