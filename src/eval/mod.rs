@@ -44,7 +44,11 @@ fn most_frequent_count(v: &[u32]) -> usize {
 /// positions, or both repeat one token more than 10 times.
 pub fn sanity_gate(model: &dyn LanguageModel, seqs: &[Vec<u32>]) -> Result<Gate> {
     if seqs.len() < 2 {
-        return Ok(Gate::Pass);
+        // The reference indexes batches[1] unguarded; the model then scores inf.
+        return Ok(Gate::Fail(format!(
+            "{} batch(es): the sanity check needs two prompts",
+            seqs.len()
+        )));
     }
     let p0 = &seqs[0][..seqs[0].len().min(PROMPT_TOKENS)];
     let p1 = &seqs[1][..seqs[1].len().min(PROMPT_TOKENS)];
@@ -98,11 +102,17 @@ pub fn mean(v: &[f64]) -> f64 {
     }
 }
 
+/// Python's `str.isspace()`: Unicode White_Space plus the separators U+001C..U+001F.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// `clean_sentence`: drop ASCII punctuation, collapse whitespace, trim, lowercase.
 pub fn clean_sentence(s: &str) -> String {
     let no_punct: String = s.chars().filter(|c| !c.is_ascii_punctuation()).collect();
     no_punct
-        .split_whitespace()
+        .split(py_space)
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()

@@ -217,6 +217,101 @@ pub fn nan_to_num(x: f32) -> f32 {
     }
 }
 
+
+/// Sleef's `logf` (u10, `xlogf_u1` with FMA), as ATen's vectorised log-softmax calls it.
+#[allow(clippy::excessive_precision)]
+pub fn sleef_logf(d: f32) -> f32 {
+    let fma = |a: f32, b: f32, c: f32| a.mul_add(b, c);
+    let orig = d;
+    let o = d < f32::MIN_POSITIVE;
+    let d = if o {
+        d * 18_446_744_073_709_551_616.0
+    } else {
+        d
+    };
+    let mut e = (((d * (1.0 / 0.75f32)).to_bits() >> 23) & 0xff) as i32 - 127;
+    let m = f32::from_bits(d.to_bits().wrapping_add(((-e) as u32) << 23));
+    if o {
+        e -= 64;
+    }
+    let ef = e as f32;
+    let sx = 0.693_147_182_464_599_609_38_f32 * ef;
+    let sy = fma(
+        -1.904_654_323_148_236_017e-09_f32,
+        ef,
+        fma(0.693_147_182_464_599_609_38_f32, ef, -sx),
+    );
+    let ns = -1.0 + m;
+    let nv = ns - (-1.0);
+    let nl = (-1.0 - (ns - nv)) + (m - nv);
+    let ds = 1.0 + m;
+    let dv = ds - 1.0;
+    let dl = (1.0 - (ds - dv)) + (m - dv);
+    let t = 1.0 / ds;
+    let qs = ns * t;
+    let u = fma(t, ns, -qs);
+    let v = fma(-dl, t, fma(-ds, t, 1.0));
+    let xx = qs;
+    let xy = fma(qs, v, fma(nl, t, u));
+    let x2 = xx * xx;
+    let p = fma(
+        fma(0.302_729_487_4_f32, x2, 0.399_610_817_4),
+        x2,
+        0.666_669_488_0,
+    );
+    let s1 = sx + 2.0 * xx;
+    let l1 = (((sx - s1) + 2.0 * xx) + sy) + 2.0 * xy;
+    let w = (x2 * xx) * p;
+    let s2 = s1 + w;
+    let l2 = ((s1 - s2) + w) + l1;
+    let mut r = s2 + l2;
+    if orig == f32::INFINITY {
+        r = f32::INFINITY;
+    }
+    if orig < 0.0 || orig.is_nan() {
+        r = f32::NAN;
+    }
+    if orig == 0.0 {
+        r = f32::NEG_INFINITY;
+    }
+    r
+}
+
+/// `torch.nn.CrossEntropyLoss()` (mean, `ignore_index`) of float32 logits `[n, v]` on CPU, as
+/// torch 1.13 computes it: ATen's vectorised log-softmax (lane reductions, Sleef exp and log)
+/// then `nll_loss`'s cascade sum. `None` targets are ignored.
+pub fn torch_cross_entropy(logits: &[f32], v: usize, targets: &[Option<usize>]) -> f32 {
+    const LEVEL_POWER: u32 = 4;
+    const LEVEL_MASK: usize = (1 << LEVEL_POWER) - 1;
+    let n = targets.len();
+    let mut part = [0f32; 8];
+    let mut ignored = 0usize;
+    for (b, t) in targets.iter().enumerate() {
+        let Some(t) = *t else {
+            ignored += 1;
+            continue;
+        };
+        let row = &logits[b * v..(b + 1) * v];
+        let m = reduce_all_max(row);
+        let e: Vec<f32> = row.iter().map(|&x| sleef_expf(x - m)).collect();
+        let lse = sleef_logf(reduce_all_sum(&e));
+        let out = (row[t] - m) - lse;
+        part[0] -= out;
+        for j in 0..7 {
+            if b & (LEVEL_MASK << (j as u32 * LEVEL_POWER)) != 0 {
+                break;
+            }
+            part[j + 1] += part[j];
+            part[j] = 0.0;
+        }
+    }
+    let mut sum = 0f32;
+    for p in part {
+        sum += p;
+    }
+    sum / (n - ignored) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,29 @@ use super::wins::{BeatenBy, Entry, competitive_filter, compute_wins};
 use crate::competition::{Competition, Schedule, constants};
 use crate::error::user;
 
+/// One task's part of a model's score (`ScoreDetails`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDetail {
+    pub task: String,
+    pub raw_score: f64,
+    pub norm_score: f64,
+    /// `norm_score ·` the (renormalised) task weight.
+    pub weighted_norm_score: f64,
+}
+
 /// `score_model`: the weighted sum of the task scores, the weights of the tasks present
 /// renormalised to sum to 1 when some task is missing (a task whose data failed to load).
 pub fn combine_tasks(competition: &Competition, tasks: &BTreeMap<String, f64>) -> Result<f64> {
+    Ok(score_details(competition, tasks)?.0)
+}
+
+/// [`combine_tasks`] with each task's details, in the competition's task order. The weights are
+/// renormalised first (`w / Σw`, when Σw is not within 1e-9 of 1), then multiplied with the
+/// normalised score, as the reference does (the order matters in the last bit).
+pub fn score_details(
+    competition: &Competition,
+    tasks: &BTreeMap<String, f64>,
+) -> Result<(f64, Vec<TaskDetail>)> {
     for name in tasks.keys() {
         if !competition.eval_tasks.iter().any(|t| &t.name == name) {
             let known: Vec<&str> = competition
@@ -46,11 +66,20 @@ pub fn combine_tasks(competition: &Competition, tasks: &BTreeMap<String, f64>) -
         }
     }
     let mut score = 0.0f64;
+    let mut details = Vec::with_capacity(loaded.len());
     for (t, w) in loaded.iter().zip(&weights) {
         let raw = tasks[&t.name];
-        score += w * t.normalization()?.apply(raw);
+        let norm = t.normalization()?.apply(raw);
+        let weighted = norm * w;
+        score += weighted;
+        details.push(TaskDetail {
+            task: t.name.clone(),
+            raw_score: raw,
+            norm_score: norm,
+            weighted_norm_score: weighted,
+        });
     }
-    Ok(score)
+    Ok((score, details))
 }
 
 /// Why a uid got its weight, for `--explain`.
