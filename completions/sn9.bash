@@ -34,6 +34,9 @@ _sn9() {
             sn9,eval)
                 cmd="sn9__subcmd__eval"
                 ;;
+            sn9,eval-worker)
+                cmd="sn9__subcmd__eval__subcmd__worker"
+                ;;
             sn9,help)
                 cmd="sn9__subcmd__help"
                 ;;
@@ -111,6 +114,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help,eval)
                 cmd="sn9__subcmd__help__subcmd__eval"
+                ;;
+            sn9__subcmd__help,eval-worker)
+                cmd="sn9__subcmd__help__subcmd__eval__subcmd__worker"
                 ;;
             sn9__subcmd__help,help)
                 cmd="sn9__subcmd__help__subcmd__help"
@@ -200,7 +206,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval model device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -588,7 +594,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval)
-            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --json --quiet --verbose --help"
+            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --time-limit-s --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +640,44 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --time-limit-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__eval__subcmd__worker)
+            opts="-q -v -h --model --batches --device --dtype --batch-size --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batches)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -642,7 +686,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain data eval model device completions help"
+            opts="competitions score hub chain data eval eval-worker model device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,6 +826,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__eval)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__eval__subcmd__worker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -36,6 +36,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "hub" -d 'Hugging Face side:
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "chain" -d 'Chain side: model metadata commitments'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
@@ -126,11 +127,22 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l dtype -d 'Compute dtype
 bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batch-size -d 'Sequences per forward pass' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l time-limit-s -d 'Evaluate each model in its own process, killed after this many seconds (the reference allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and the others are still scored' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l skip-checks -d 'Evaluate even models that fail the competition\'s checks (one-off research evals)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l model -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l batches -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l device -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l dtype -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l batch-size -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
@@ -187,16 +199,17 @@ complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'

@@ -59,6 +59,9 @@ pub enum Command {
     /// Evaluate models on sampled batches: the validator's per-task loss with its sanity gate,
     /// as JSON Lines for `sn9 score`.
     Eval(crate::eval::command::EvalArgs),
+    /// Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`).
+    #[command(hide = true)]
+    EvalWorker(crate::eval::command::WorkerArgs),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
+        Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;
             let mut w = stdout();

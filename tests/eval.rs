@@ -239,3 +239,46 @@ fn eval_applies_competition_checks_and_sanity_gate() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn eval_isolates_each_model_with_a_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batches(dir.path());
+    // In its own process: the same loss as in-process.
+    let out = sn9()
+        .arg("eval")
+        .arg(case("llama_gqa"))
+        .arg("--batches")
+        .arg(&b)
+        .args(["--skip-checks", "--time-limit-s", "120"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = expected("llama_gqa")["loss"]["mean_over_rows"]
+        .as_f64()
+        .unwrap();
+    let got = rows(&out.stdout)[0]["loss"].as_f64().unwrap();
+    assert!((got - want).abs() / want < 1e-5, "{got} vs {want}");
+    // A model over its time limit is killed: a row with the reason; the next model still runs.
+    let out = sn9()
+        .arg("eval")
+        .arg(case("llama_gqa"))
+        .arg(case("llama_mha"))
+        .arg("--batches")
+        .arg(&b)
+        .args(["--skip-checks", "--time-limit-s", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r = rows(&out.stdout);
+    assert_eq!(r.len(), 4);
+    assert!(
+        r.iter()
+            .all(|x| x["error"].as_str().unwrap_or("").contains("timed out")),
+        "{r:?}"
+    );
+}

@@ -57,6 +57,140 @@ pub struct EvalArgs {
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
+    /// Evaluate each model in its own process, killed after this many seconds (the reference
+    /// allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and
+    /// the others are still scored.
+    #[arg(long, env = "SN9_EVAL_TIME_LIMIT")]
+    pub time_limit_s: Option<u64>,
+}
+
+/// `sn9 eval-worker`: evaluates one model and prints its task outcomes as one JSON line (the
+/// isolated process behind `sn9 eval --time-limit-s`).
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub batches: PathBuf,
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: ComputeDtype,
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: usize,
+}
+
+fn load_tasks(shards: &Shards) -> Vec<(String, Vec<Vec<u32>>)> {
+    (0..shards.manifest.shards.len())
+        .map(|i| {
+            (
+                shards.manifest.shards[i].name.clone(),
+                shards.sequences(i).collect(),
+            )
+        })
+        .collect()
+}
+
+pub fn run_worker(a: WorkerArgs) -> Result<()> {
+    let shards = Shards::open(&a.batches)?;
+    let out = dispatch(
+        a.device,
+        Job {
+            dir: a.model,
+            tasks: load_tasks(&shards),
+            dtype: a.dtype,
+            batch_size: a.batch_size,
+        },
+    )?;
+    let doc: Vec<Value> = out
+        .into_iter()
+        .map(|(t, r)| match r {
+            Ok(l) => json!({"task": t, "loss": l}),
+            Err(e) => json!({"task": t, "error": e}),
+        })
+        .collect();
+    let mut w = stdout();
+    writeln!(w, "{}", Value::Array(doc))?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Runs one model's evaluation in a child `sn9 eval-worker`, killed after `limit` seconds.
+fn run_isolated(a: &EvalArgs, dir: &Path, limit: u64) -> Result<TaskOutcome> {
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .arg("eval-worker")
+        .arg("--model")
+        .arg(dir)
+        .arg("--batches")
+        .arg(&a.batches)
+        .args([
+            "--device",
+            &a.device.to_string(),
+            "--batch-size",
+            &a.batch_size.to_string(),
+        ])
+        .args([
+            "--dtype",
+            if a.dtype == ComputeDtype::Bf16 {
+                "bf16"
+            } else {
+                "f32"
+            },
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if start.elapsed().as_secs() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("timed out after {limit} s (--time-limit-s)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    if !status.success() {
+        #[cfg(unix)]
+        if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+            anyhow::bail!(
+                "the evaluation process was killed by signal {sig}{}",
+                if sig == 9 { " (out of memory?)" } else { "" }
+            );
+        }
+        let last = err
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_start_matches("sn9: error: ");
+        anyhow::bail!("evaluation failed: {last}");
+    }
+    let v: Vec<Value> = serde_json::from_str(out.trim())
+        .map_err(|e| anyhow::anyhow!("unreadable worker output: {e}"))?;
+    Ok(v.into_iter()
+        .map(|x| {
+            let t = x["task"].as_str().unwrap_or("").to_string();
+            match x.get("loss").and_then(|l| l.as_f64()) {
+                Some(l) => (t, Ok(l)),
+                None => (
+                    t,
+                    Err(x["error"].as_str().unwrap_or("unknown error").to_string()),
+                ),
+            }
+        })
+        .collect())
 }
 
 /// The burn model core as a [`LanguageModel`].
@@ -161,6 +295,9 @@ impl BackendTask for Job {
         let mut out = Vec::new();
         for (name, seqs) in &self.tasks {
             let r = match text_loss(&lm, seqs, None) {
+                Ok(Ok(losses)) if losses.iter().any(|l| !l.is_finite()) => {
+                    Err("a batch loss is not finite (NaN or inf logits)".to_string())
+                }
                 Ok(Ok(losses)) => Ok(mean(&losses)),
                 Ok(Err(why)) => Err(why),
                 Err(e) => Err(format!("{e:#}")),
@@ -220,14 +357,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             )));
         }
     }
-    let tasks: Vec<(String, Vec<Vec<u32>>)> = (0..shards.manifest.shards.len())
-        .map(|i| {
-            (
-                shards.manifest.shards[i].name.clone(),
-                shards.sequences(i).collect(),
-            )
-        })
-        .collect();
+    let tasks = load_tasks(&shards);
     if let Some(seq) = comp.constraints.sequence_length
         && seq as usize != shards.manifest.seq_len
     {
@@ -291,15 +421,19 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
                 tasks.len(),
                 a.device
             ));
-            match dispatch(
-                a.device,
-                Job {
-                    dir: dir.clone(),
-                    tasks: tasks.clone(),
-                    dtype: a.dtype,
-                    batch_size: a.batch_size,
-                },
-            ) {
+            let result = match a.time_limit_s {
+                Some(limit) => run_isolated(&a, dir, limit),
+                None => dispatch(
+                    a.device,
+                    Job {
+                        dir: dir.clone(),
+                        tasks: tasks.clone(),
+                        dtype: a.dtype,
+                        batch_size: a.batch_size,
+                    },
+                ),
+            };
+            match result {
                 Ok(o) => o,
                 Err(e) => tasks
                     .iter()

@@ -217,7 +217,6 @@ pub fn nan_to_num(x: f32) -> f32 {
     }
 }
 
-
 /// Sleef's `logf` (u10, `xlogf_u1` with FMA), as ATen's vectorised log-softmax calls it.
 #[allow(clippy::excessive_precision)]
 pub fn sleef_logf(d: f32) -> f32 {
