@@ -88,11 +88,17 @@ _sn9() {
             sn9__subcmd__data,help)
                 cmd="sn9__subcmd__data__subcmd__help"
                 ;;
+            sn9__subcmd__data,pack)
+                cmd="sn9__subcmd__data__subcmd__pack"
+                ;;
             sn9__subcmd__data,sample)
                 cmd="sn9__subcmd__data__subcmd__sample"
                 ;;
             sn9__subcmd__data__subcmd__help,help)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__data__subcmd__help,pack)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__pack"
                 ;;
             sn9__subcmd__data__subcmd__help,sample)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__sample"
@@ -138,6 +144,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__chain__subcmd__metadata,encode)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__encode"
+                ;;
+            sn9__subcmd__help__subcmd__data,pack)
+                cmd="sn9__subcmd__help__subcmd__data__subcmd__pack"
                 ;;
             sn9__subcmd__help__subcmd__data,sample)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__sample"
@@ -454,7 +463,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data)
-            opts="-q -v -h --json --quiet --verbose --help sample help"
+            opts="-q -v -h --json --quiet --verbose --help sample pack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -468,7 +477,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__help)
-            opts="sample help"
+            opts="sample pack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,6 +504,20 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__data__subcmd__help__subcmd__pack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__data__subcmd__help__subcmd__sample)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -502,6 +525,52 @@ _sn9() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__pack)
+            opts="-q -v -h --tokenizer --eos-id --max-doc-tokens --seq-len --text-field --txt-split --sequences-per-shard --out --force --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tokenizer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --eos-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-doc-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seq-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text-field)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --txt-split)
+                    COMPREPLY=($(compgen -W "file paragraphs lines" -- "${cur}"))
+                    return 0
+                    ;;
+                --sequences-per-shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -784,8 +853,22 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data)
-            opts="sample"
+            opts="sample pack"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data__subcmd__pack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -90,12 +90,13 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block -d 'Current block (the data is drawn for its sync block, block // 150 * 150)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block-hash -d 'Hash of the sync block as the chain returns it (0x + 64 hex digits)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l seed -d 'Use this seed (decimal) instead of the block hash (e.g. the reference\'s random fallback)' -r
@@ -114,7 +115,23 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l tokenizer -d 'Tokenizer: a tokenizer.json or a directory holding one' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l eos-id -d 'EOS id [default: from tokenizer_config.json, or <|endoftext|>]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l max-doc-tokens -d 'Per-document truncation [default: none; the subnet\'s evaluation truncates at 8192]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l seq-len -d 'Tokens per sequence' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l text-field -d 'JSON field holding the text (`content` is the fallback)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l txt-split -d 'How .txt files split into documents' -r -f -a "file\t'The whole file is one document'
+paragraphs\t'Documents are separated by blank lines'
+lines\t'Every line is a document'"
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l sequences-per-shard -d 'Sequences per shard file' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l out -d 'Output directory' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l force -d 'Replace OUT if it exists'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Token-shard directory from `sn9 data sample` (one shard per task)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l competition -d 'Competition [default: the one the batches were sampled for]' -r
@@ -213,6 +230,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcom
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'

@@ -557,6 +557,7 @@ fn help_snapshots() {
         &["eval"],
         &["data"],
         &["data", "sample"],
+        &["data", "pack"],
         &["model"],
         &["model", "init"],
         &["model", "info"],

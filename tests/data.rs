@@ -6,6 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use assert_cmd::prelude::*;
+use std::io::Write;
+
 use common::{FakeDatasetsServer, Faults, golden, root, sn9};
 use serde_json::Value;
 
@@ -289,4 +291,174 @@ fn sample_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!dir.path().join("x").exists());
+}
+
+/// Packing reproduces Python `tokenizers` ids: documents are the cl100k reference strings, the
+/// stream is their ids each followed by EOS 100257, cut into windows, the tail dropped.
+#[test]
+fn pack_matches_python_tokenizer_ids() {
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/tokenizer/cl100k_cases.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut jsonl = Vec::new();
+    let mut want: Vec<u32> = Vec::new();
+    let mut docs = 0;
+    for c in cases["cases"].as_array().unwrap() {
+        let text = c["text"].as_str().unwrap();
+        if text.trim().is_empty() {
+            continue; // empty documents are skipped and counted
+        }
+        docs += 1;
+        writeln!(
+            jsonl,
+            "{}",
+            serde_json::json!({"text": text, "source": c["name"]})
+        )
+        .unwrap();
+        want.extend(
+            c["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32),
+        );
+        want.push(100257);
+    }
+    // Bad documents: not UTF-8, no text field, empty; and one 5 MB single-line document.
+    jsonl.extend_from_slice(
+        b"{\"text\": \"\xff\xfe broken\"}\n{\"title\": \"no text\"}\n{\"text\": \"\"}\n",
+    );
+    std::fs::write(dir.path().join("a.jsonl"), &jsonl).unwrap();
+    let big = format!("{{\"text\": \"{}\"}}\n", "word ".repeat(1_000_000));
+    std::fs::write(dir.path().join("b.jsonl"), big).unwrap();
+    let out = dir.path().join("packed");
+    let o = sn9()
+        .args(["--json", "data", "pack"])
+        .arg(dir.path().join("a.jsonl"))
+        .arg(dir.path().join("b.jsonl"))
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/cl100k"))
+        .args(["--seq-len", "16", "--sequences-per-shard", "5000"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 not UTF-8, 1 without a text field"));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stats = &m["origin"]["stats"];
+    assert_eq!(stats["documents"], docs + 1);
+    assert_eq!(stats["non_utf8_documents"], 1);
+    let shards = sn9::data::shards::Shards::open(&out).unwrap();
+    let got: Vec<u32> = (0..shards.manifest.shards.len())
+        .flat_map(|i| shards.sequences(i).flatten().collect::<Vec<_>>())
+        .collect();
+    assert!(got.len() > want.len(), "the big document follows");
+    assert_eq!(&got[..want.len() / 16 * 16], &want[..want.len() / 16 * 16]);
+    assert_eq!(got.len() % 16, 0);
+    assert!(
+        shards.manifest.shards.len() >= 2,
+        "sharded at 5000 sequences"
+    );
+
+    // Refuses to overwrite, unknown inputs, missing files: exit 1, nothing half-written.
+    let mut c = sn9();
+    c.args(["data", "pack"])
+        .arg(dir.path().join("a.jsonl"))
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/cl100k"))
+        .arg("--out")
+        .arg(&out);
+    assert_eq!(c.output().unwrap().status.code(), Some(1));
+    std::fs::write(dir.path().join("c.csv"), "text\nhello\n").unwrap();
+    let o = sn9()
+        .args(["data", "pack"])
+        .arg(dir.path().join("c.csv"))
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/cl100k"))
+        .arg("--out")
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.path().join("x").exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".tmp"))
+            .count(),
+        0
+    );
+}
+
+/// The validator's path end to end through the binary: data sample (loopback fake server) →
+/// eval (a tiny model with the subnet's vocabulary) → score.
+#[test]
+fn sample_eval_score_pipeline() {
+    let g = golden();
+    let hash = g["sync_block_seed"][0]["block_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeDatasetsServer::start(configs(&g), Faults::default());
+    let batches = dir.path().join("batches");
+    let o = sample(&server, &batches, &hash);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = serde_json::json!({
+        "architectures": ["LlamaForCausalLM"], "vocab_size": 100288, "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 256,
+        "tie_word_embeddings": true, "initializer_range": 0.5
+    });
+    std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
+    for (name, seed) in [("m1", "1"), ("m2", "2")] {
+        let o = sn9()
+            .args(["model", "init", "--config"])
+            .arg(dir.path().join("config.json"))
+            .args(["--seed", seed])
+            .arg(dir.path().join(name))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = sn9()
+        .arg("eval")
+        .arg(dir.path().join("m1"))
+        .arg(dir.path().join("m2"))
+        .arg("--batches")
+        .arg(&batches)
+        .args([
+            "--skip-checks",
+            "--uid",
+            "4,7",
+            "--model-block",
+            "5190000,5195000",
+            "--batch-size",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        rows.lines().count(),
+        2 * 5,
+        "two models × five sampled tasks (Stack v2 is gated)"
+    );
+    let s = assert_cmd::Command::from_std(sn9())
+        .args(["--json", "score", "-"])
+        .write_stdin(rows)
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let w: Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(w["block"], 5200123);
+    assert_eq!(w["competitions"][0]["evaluated"], serde_json::json!([4, 7]));
 }

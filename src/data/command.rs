@@ -25,6 +25,43 @@ pub enum DataCommand {
     /// The reference validator's evaluation data for a block: pages, tokens and the 50 kept
     /// sequences of every task, bit-identical, written as token shards + a record of the pages.
     Sample(SampleArgs),
+    /// Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the
+    /// reference packs them: EOS after each document, fixed windows across documents.
+    Pack(PackArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PackArgs {
+    /// Input files: .jsonl (one JSON object per line) or .txt.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Tokenizer: a tokenizer.json or a directory holding one.
+    #[arg(long, env = "SN9_TOKENIZER")]
+    pub tokenizer: PathBuf,
+    /// EOS id [default: from tokenizer_config.json, or <|endoftext|>].
+    #[arg(long)]
+    pub eos_id: Option<u32>,
+    /// Per-document truncation [default: none; the subnet's evaluation truncates at 8192].
+    #[arg(long)]
+    pub max_doc_tokens: Option<usize>,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 4096)]
+    pub seq_len: usize,
+    /// JSON field holding the text (`content` is the fallback).
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// How .txt files split into documents.
+    #[arg(long, value_enum, default_value = "paragraphs")]
+    pub txt_split: super::pack::TxtSplit,
+    /// Sequences per shard file.
+    #[arg(long, default_value_t = 65_536)]
+    pub sequences_per_shard: u64,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,7 +114,59 @@ pub struct SampleArgs {
 pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
     match cmd {
         DataCommand::Sample(a) => sample(a, p),
+        DataCommand::Pack(a) => pack(a, p),
     }
+}
+
+fn pack(a: PackArgs, p: &Printer) -> Result<()> {
+    use std::io::IsTerminal;
+    let mut tok = HfTokenizer::load(&a.tokenizer, a.eos_id, None)?;
+    // Training data is not truncated unless asked (tokenizer_config's model_max_length is a
+    // property of the evaluation, not of the corpus).
+    tok.max_len = a.max_doc_tokens;
+    let info = json!({"path": tok.path, "sha256": tok.sha256, "max_doc_tokens": tok.max_len});
+    let opt = super::pack::PackOptions {
+        seq_len: a.seq_len,
+        text_field: a.text_field,
+        txt_split: a.txt_split,
+        sequences_per_shard: a.sequences_per_shard,
+        replace: a.force,
+        progress: std::io::stderr().is_terminal()
+            && p.verbosity >= crate::output::Verbosity::Normal,
+    };
+    let (stats, manifest) = super::pack::pack(&a.inputs, &tok, info, &opt, &a.out)?;
+    let skipped = stats.empty_documents + stats.non_utf8_documents + stats.missing_text;
+    if skipped > 0 {
+        p.warn(format!(
+            "skipped {skipped} document(s): {} empty, {} not UTF-8, {} without a text field",
+            stats.empty_documents, stats.non_utf8_documents, stats.missing_text
+        ));
+    }
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{}", serde_json::to_string(&manifest)?)?;
+    } else {
+        let mut t = Table::new([
+            "documents",
+            "tokens",
+            "sequences",
+            "shards",
+            "dropped tail tokens",
+            "skipped",
+        ]);
+        t.row([
+            stats.documents.to_string(),
+            stats.tokens.to_string(),
+            stats.sequences.to_string(),
+            manifest.shards.len().to_string(),
+            stats.dropped_tail_tokens.to_string(),
+            skipped.to_string(),
+        ]);
+        t.write(&mut w)?;
+    }
+    w.flush()?;
+    p.info(format!("written to {}", a.out.display()));
+    Ok(())
 }
 
 fn sample(a: SampleArgs, p: &Printer) -> Result<()> {

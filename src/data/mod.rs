@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod http;
+pub mod pack;
 pub mod pyrandom;
 pub mod sample;
 pub mod seed;
