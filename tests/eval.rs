@@ -282,3 +282,46 @@ fn eval_isolates_each_model_with_a_time_limit() {
         "{r:?}"
     );
 }
+
+#[test]
+fn eval_against_top_predicts_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batches(dir.path());
+    let top = |score1: f64| {
+        let mut s = String::new();
+        for (uid, block, score) in [(1, 5_190_000, score1), (2, 5_195_000, 7.0)] {
+            for task in ["FINEWEB", "FINEMATH_3P"] {
+                s += &json!({"uid": uid, "competition": 2, "block": block, "task": task, "loss": score}).to_string();
+                s.push('\n');
+            }
+        }
+        let p = dir.path().join(format!("top-{score1}.jsonl"));
+        std::fs::write(&p, s).unwrap();
+        p
+    };
+    let run = |against: &Path| {
+        let o = sn9()
+            .arg("eval")
+            .arg(case("llama_gqa"))
+            .arg("--batches")
+            .arg(&b)
+            .args(["--skip-checks", "--uid", "9", "--against"])
+            .arg(against)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    // llama_gqa scores ≈ 6.447: better than an earlier 6.6 by more than its epsilon → rank 1.
+    let err = run(&top(6.6));
+    assert!(err.contains("what-if"), "{err}");
+    let line = err.lines().find(|l| l.starts_with("9 ")).unwrap();
+    assert!(
+        line.contains("true") && line.contains("1.0000") && line.contains("1 of 2"),
+        "{line}"
+    );
+    // Against an earlier, better 6.3: not competitive, beaten by uid 1.
+    let err = run(&top(6.3));
+    let line = err.lines().find(|l| l.starts_with("9 ")).unwrap();
+    assert!(line.contains("false") && line.contains("uid 1"), "{line}");
+}

@@ -57,11 +57,108 @@ pub struct EvalArgs {
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
+    /// What-if: rows of the current top models on the same batches (a results file, e.g. from a
+    /// validator or an earlier `sn9 eval`); prints each evaluated model's predicted competitive
+    /// status, win rate and rank against them, with epsilon applied, as if uploaded at its
+    /// `--model-block` (default: the batches' block).
+    #[arg(long, value_name = "RESULTS")]
+    pub against: Option<PathBuf>,
     /// Evaluate each model in its own process, killed after this many seconds (the reference
     /// allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and
     /// the others are still scored.
     #[arg(long, env = "SN9_EVAL_TIME_LIMIT")]
     pub time_limit_s: Option<u64>,
+}
+
+/// Predicted outcome of each evaluated model against the models of a results file.
+fn what_if(
+    path: &Path,
+    ours: &[(u16, Option<u64>, f64)],
+    comp: &crate::competition::Competition,
+    eval_block: Option<u64>,
+    p: &Printer,
+) -> Result<()> {
+    use crate::score::wins::{Entry, competitive_filter, compute_wins};
+    let rows = crate::score::input::read_rows(
+        crate::output::open_input(path)?,
+        &path.display().to_string(),
+    )?;
+    let models = crate::score::input::group(&rows)?;
+    let current = eval_block.ok_or_else(|| {
+        user("--against needs the batches' block (sample them with `sn9 data sample`)")
+    })? as f64;
+    let mut table = Table::new([
+        "model uid",
+        "score",
+        "competitive",
+        "win rate",
+        "rank",
+        "beaten by",
+    ]);
+    for &(uid, block, score) in ours {
+        let mut entries: Vec<Entry> = Vec::new();
+        for m in models
+            .iter()
+            .filter(|m| m.competition == comp.id && m.uid != uid)
+        {
+            let s = match m.total {
+                Some(s) => s,
+                None => crate::score::round::combine_tasks(comp, &m.tasks)?,
+            };
+            entries.push(Entry {
+                uid: m.uid,
+                score: s,
+                block: m.block.map_or(f64::INFINITY, |b| b as f64),
+            });
+        }
+        if entries.is_empty() {
+            return Err(user(format!(
+                "{} holds no other model of competition {}",
+                path.display(),
+                comp.id
+            )));
+        }
+        entries.push(Entry {
+            uid,
+            score,
+            block: block.map_or(current, |b| b as f64),
+        });
+        let filter = competitive_filter(&entries, &comp.constraints.epsilon_func);
+        let competitive: Vec<Entry> = entries
+            .iter()
+            .zip(&filter)
+            .filter(|(_, f)| f.is_none())
+            .map(|(e, _)| *e)
+            .collect();
+        let wins = compute_wins(&competitive, &comp.constraints.epsilon_func, current);
+        let mine = wins.iter().find(|w| w.uid == uid);
+        let rank = mine.map(|m| 1 + wins.iter().filter(|w| w.win_rate > m.win_rate).count());
+        let beaten = filter.last().and_then(|f| *f);
+        table.row([
+            uid.to_string(),
+            if score.is_finite() {
+                format!("{score:.6}")
+            } else {
+                "inf".into()
+            },
+            beaten.is_none().to_string(),
+            mine.map_or("0".into(), |m| format!("{:.4}", m.win_rate)),
+            rank.map_or("-".into(), |r| format!("{r} of {}", wins.len())),
+            beaten.map_or(String::new(), |b| {
+                format!("uid {} (decayed score {:.6})", b.uid, b.decayed_score)
+            }),
+        ]);
+    }
+    p.info(format!(
+        "what-if against {} (competition {}, epsilon {}):",
+        path.display(),
+        comp.id,
+        comp.constraints.epsilon_func
+    ));
+    if p.verbosity >= crate::output::Verbosity::Normal {
+        table.write(&mut std::io::stderr())?;
+    }
+    Ok(())
 }
 
 /// `sn9 eval-worker`: evaluates one model and prints its task outcomes as one JSON line (the
@@ -382,6 +479,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
     };
     let mut w = stdout();
     let mut summary = Table::new(["uid", "model", "score", "note"]);
+    let mut ours: Vec<(u16, Option<u64>, f64)> = Vec::new();
     for (i, dir) in a.models.iter().enumerate() {
         let key = dir.display().to_string();
         let uid = a.uids.get(i).copied().unwrap_or(i as u16);
@@ -480,6 +578,10 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             note,
         ]);
         p.debug(format!("{key}: {:.1}s", start.elapsed().as_secs_f64()));
+        ours.push((uid, a.model_blocks.get(i).copied().or(eval_block), score));
+    }
+    if let Some(against) = &a.against {
+        what_if(against, &ours, &comp, eval_block, p)?;
     }
     if p.verbosity >= crate::output::Verbosity::Normal && !summary.is_empty() {
         let mut e = std::io::stderr();
