@@ -663,7 +663,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval)
-            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --against --time-limit-s --json --quiet --verbose --help"
+            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -706,6 +706,10 @@ _sn9() {
                     return 0
                     ;;
                 --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokenizer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

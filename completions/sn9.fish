@@ -144,6 +144,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l dtype -d 'Compute dtype
 bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batch-size -d 'Sequences per forward pass' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l tokenizer -d 'The competition\'s tokenizer (tokenizer.json or its directory): the batches must have been tokenized with exactly this file (sha256 compared with the batches\' manifest)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l against -d 'What-if: rows of the current top models on the same batches (a results file, e.g. from a validator or an earlier `sn9 eval`); prints each evaluated model\'s predicted competitive status, win rate and rank against them, with epsilon applied, as if uploaded at its `--model-block` (default: the batches\' block)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l time-limit-s -d 'Evaluate each model in its own process, killed after this many seconds (the reference allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and the others are still scored' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l skip-checks -d 'Evaluate even models that fail the competition\'s checks (one-off research evals)'

@@ -462,3 +462,65 @@ fn sample_eval_score_pipeline() {
     assert_eq!(w["block"], 5200123);
     assert_eq!(w["competitions"][0]["evaluated"], serde_json::json!([4, 7]));
 }
+
+/// Batches tokenized with another tokenizer are refused by `eval --tokenizer`.
+#[test]
+fn eval_refuses_batches_of_another_tokenizer() {
+    let cases: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/tokenizer/cl100k_cases.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| serde_json::json!({"text": c["text"]}).to_string() + "\n")
+        .collect();
+    std::fs::write(dir.path().join("a.jsonl"), text).unwrap();
+    let tok = root().join("fixtures/tokenizer/cl100k");
+    let o = sn9()
+        .args(["data", "pack"])
+        .arg(dir.path().join("a.jsonl"))
+        .arg("--tokenizer")
+        .arg(&tok)
+        .args(["--seq-len", "8"])
+        .arg("--out")
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Same tokenizer: accepted (the model then fails on the ids, as a row).
+    let ok = sn9()
+        .arg("eval")
+        .arg(root().join("fixtures/hfref/llama_gqa"))
+        .arg("--batches")
+        .arg(dir.path().join("b"))
+        .args(["--competition", "2", "--skip-checks", "--tokenizer"])
+        .arg(&tok)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Another tokenizer file: refused.
+    let other = dir.path().join("other.json");
+    let mut t: Value =
+        serde_json::from_str(&std::fs::read_to_string(tok.join("tokenizer.json")).unwrap())
+            .unwrap();
+    t["added_tokens"].as_array_mut().unwrap().pop();
+    std::fs::write(&other, t.to_string()).unwrap();
+    let o = sn9()
+        .arg("eval")
+        .arg(root().join("fixtures/hfref/llama_gqa"))
+        .arg("--batches")
+        .arg(dir.path().join("b"))
+        .args(["--competition", "2", "--tokenizer"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("were tokenized with"));
+}

@@ -57,6 +57,10 @@ pub struct EvalArgs {
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
+    /// The competition's tokenizer (tokenizer.json or its directory): the batches must have been
+    /// tokenized with exactly this file (sha256 compared with the batches' manifest).
+    #[arg(long, env = "SN9_TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
     /// What-if: rows of the current top models on the same batches (a results file, e.g. from a
     /// validator or an earlier `sn9 eval`); prints each evaluated model's predicted competitive
     /// status, win rate and rank against them, with epsilon applied, as if uploaded at its
@@ -451,6 +455,35 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             return Err(user(format!(
                 "{what} was given {n} times for {} models; give one per model, in order",
                 a.models.len()
+            )));
+        }
+    }
+    if let Some(t) = &a.tokenizer {
+        let file = if t.is_dir() {
+            t.join("tokenizer.json")
+        } else {
+            t.clone()
+        };
+        let bytes = std::fs::read(&file)
+            .map_err(|e| user(format!("cannot read tokenizer {}: {e}", file.display())))?;
+        let sha: String =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+        let theirs = shards
+            .manifest
+            .tokenizer
+            .get("sha256")
+            .and_then(|s| s.as_str());
+        if theirs != Some(sha.as_str()) {
+            return Err(user(format!(
+                "the batches in {} were tokenized with {}, not with {} (sha256 {sha}); resample them with the competition's tokenizer",
+                a.batches.display(),
+                theirs.map_or("an unrecorded tokenizer".to_string(), |s| format!(
+                    "tokenizer sha256 {s}"
+                )),
+                file.display()
             )));
         }
     }
