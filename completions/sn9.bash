@@ -85,6 +85,9 @@ _sn9() {
             sn9__subcmd__chain__subcmd__metadata__subcmd__help,help)
                 cmd="sn9__subcmd__chain__subcmd__metadata__subcmd__help__subcmd__help"
                 ;;
+            sn9__subcmd__data,fetch)
+                cmd="sn9__subcmd__data__subcmd__fetch"
+                ;;
             sn9__subcmd__data,help)
                 cmd="sn9__subcmd__data__subcmd__help"
                 ;;
@@ -93,6 +96,9 @@ _sn9() {
                 ;;
             sn9__subcmd__data,sample)
                 cmd="sn9__subcmd__data__subcmd__sample"
+                ;;
+            sn9__subcmd__data__subcmd__help,fetch)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__fetch"
                 ;;
             sn9__subcmd__data__subcmd__help,help)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__help"
@@ -144,6 +150,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__chain__subcmd__metadata,encode)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__encode"
+                ;;
+            sn9__subcmd__help__subcmd__data,fetch)
+                cmd="sn9__subcmd__help__subcmd__data__subcmd__fetch"
                 ;;
             sn9__subcmd__help__subcmd__data,pack)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__pack"
@@ -463,7 +472,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data)
-            opts="-q -v -h --json --quiet --verbose --help sample pack help"
+            opts="-q -v -h --json --quiet --verbose --help sample pack fetch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -476,9 +485,81 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        sn9__subcmd__data__subcmd__help)
-            opts="sample pack help"
+        sn9__subcmd__data__subcmd__fetch)
+            opts="-q -v -h --dataset --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dataset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --split)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --offset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rows)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --datasets-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help)
+            opts="sample pack fetch help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -861,8 +942,22 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data)
-            opts="sample pack"
+            opts="sample pack fetch"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

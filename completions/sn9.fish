@@ -90,13 +90,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block -d 'Current block (the data is drawn for its sync block, block // 150 * 150)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block-hash -d 'Hash of the sync block as the chain returns it (0x + 64 hex digits)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l seed -d 'Use this seed (decimal) instead of the block hash (e.g. the reference\'s random fallback)' -r
@@ -130,8 +131,25 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l dataset -d 'Dataset repo id, e.g. HuggingFaceFW/fineweb' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l config -d 'Config (subset) name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l split -d 'Split' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l offset -d 'First row' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l rows -d 'Number of rows' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l page-size -d 'Rows per request (the server allows at most 100)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l out -d 'Output JSON Lines file; an existing one is continued (resume)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l datasets-server -d 'datasets-server base URL' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l retries -d 'Retries of a failed request (HTTP 5xx, timeouts), with exponential backoff' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l backoff-ms -d 'First backoff in milliseconds (doubles per retry, at most 60 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l timeout-ms -d 'Request timeout in milliseconds' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l auth -d 'Send HF_TOKEN (gated datasets)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Token-shard directory from `sn9 data sample` (one shard per task)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l competition -d 'Competition [default: the one the batches were sampled for]' -r
@@ -233,6 +251,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'

@@ -524,3 +524,112 @@ fn eval_refuses_batches_of_another_tokenizer() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("were tokenized with"));
 }
+
+/// fetch (paged, retried, resumable) → pack, through the binary against the loopback server.
+#[test]
+fn fetch_resumes_and_feeds_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeDatasetsServer::start(
+        vec![("default".into(), 1000)],
+        Faults {
+            fail_first_rows: 2,
+            ..Default::default()
+        },
+    );
+    let out = dir.path().join("rows.jsonl");
+    let fetch = || {
+        sn9()
+            .args([
+                "--json",
+                "data",
+                "fetch",
+                "--dataset",
+                "org/ds",
+                "--rows",
+                "230",
+                "--offset",
+                "7",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .args(["--datasets-server", &server.url, "--backoff-ms", "1"])
+            .output()
+            .unwrap()
+    };
+    let o = fetch();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stats: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stats["rows_written"], 230);
+    assert_eq!(stats["retries"], 2);
+    let lines: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 230);
+    assert_eq!(lines[0]["row"], 7);
+    assert_eq!(
+        lines[229]["text"],
+        common::fake_text("org/ds", "default", 236)
+    );
+    let pages: Vec<u64> = server
+        .requests()
+        .iter()
+        .filter(|r| r["endpoint"] == "rows")
+        .map(|r| r["length"].as_u64().unwrap())
+        .collect();
+    assert!(pages.iter().all(|&l| l <= 100));
+
+    // An interrupted run (120 complete rows and half a line) resumes without gaps or repeats.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let keep: String = text
+        .lines()
+        .take(120)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "{\"text\": \"half";
+    std::fs::write(&out, keep).unwrap();
+    let o = fetch();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stats: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stats["resumed_from"], 120);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+
+    let o = sn9()
+        .args(["--json", "data", "pack"])
+        .arg(&out)
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/cl100k"))
+        .args(["--seq-len", "32"])
+        .arg("--out")
+        .arg(dir.path().join("packed"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["origin"]["stats"]["documents"], 230);
+
+    // An unreachable server: exit 1 with what is saved and how to resume.
+    let o = sn9()
+        .args([
+            "data",
+            "fetch",
+            "--dataset",
+            "org/ds",
+            "--rows",
+            "10",
+            "--retries",
+            "1",
+            "--backoff-ms",
+            "1",
+            "--timeout-ms",
+            "200",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("x.jsonl"))
+        .args(["--datasets-server", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("run the same command again to resume"));
+}

@@ -28,6 +28,49 @@ pub enum DataCommand {
     /// Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the
     /// reference packs them: EOS after each document, fixed windows across documents.
     Pack(PackArgs),
+    /// Download rows of a Hub dataset through the datasets-server into JSON Lines (paged,
+    /// retried, resumable).
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// Dataset repo id, e.g. HuggingFaceFW/fineweb.
+    #[arg(long)]
+    pub dataset: String,
+    /// Config (subset) name.
+    #[arg(long, default_value = "default")]
+    pub config: String,
+    /// Split.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// First row.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Number of rows.
+    #[arg(long)]
+    pub rows: u64,
+    /// Rows per request (the server allows at most 100).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: u64,
+    /// Output JSON Lines file; an existing one is continued (resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Send HF_TOKEN (gated datasets).
+    #[arg(long)]
+    pub auth: bool,
+    /// datasets-server base URL.
+    #[arg(long, env = "SN9_DATASETS_SERVER", default_value = DEFAULT_BASE)]
+    pub datasets_server: String,
+    /// Retries of a failed request (HTTP 5xx, timeouts), with exponential backoff.
+    #[arg(long, default_value_t = 6)]
+    pub retries: u32,
+    /// First backoff in milliseconds (doubles per retry, at most 60 s).
+    #[arg(long, default_value_t = 1000)]
+    pub backoff_ms: u64,
+    /// Request timeout in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,7 +158,73 @@ pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
     match cmd {
         DataCommand::Sample(a) => sample(a, p),
         DataCommand::Pack(a) => pack(a, p),
+        DataCommand::Fetch(a) => fetch(a, p),
     }
+}
+
+fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
+    use std::io::IsTerminal;
+    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+    if a.auth && token.is_none() {
+        return Err(user("--auth needs HF_TOKEN in the environment"));
+    }
+    let mut src = DatasetsServer::new(
+        &a.datasets_server,
+        token,
+        Duration::from_millis(a.timeout_ms),
+    );
+    let spec = super::fetch::FetchSpec {
+        dataset: a.dataset.clone(),
+        config: a.config.clone(),
+        split: a.split.clone(),
+        offset: a.offset,
+        rows: a.rows,
+        page_size: a.page_size,
+        auth: a.auth,
+        retries: a.retries,
+        backoff: Duration::from_millis(a.backoff_ms),
+    };
+    let bar = (std::io::stderr().is_terminal() && p.verbosity >= crate::output::Verbosity::Normal)
+        .then(|| indicatif::ProgressBar::new(a.rows));
+    let stats = super::fetch::fetch_rows(&mut src, &spec, &a.out, |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if stats.resumed_from > 0 {
+        p.info(format!(
+            "resumed after {} rows already in {}",
+            stats.resumed_from,
+            a.out.display()
+        ));
+    }
+    if stats.end_of_dataset {
+        p.warn("the dataset ended before the requested number of rows");
+    }
+    if stats.rows_without_text > 0 {
+        p.warn(format!(
+            "{} rows had no text or content (kept as skipped lines)",
+            stats.rows_without_text
+        ));
+    }
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{}", serde_json::to_string(&stats)?)?;
+    } else {
+        writeln!(
+            w,
+            "{} rows written to {} ({} requests, {} retries)",
+            stats.rows_written,
+            a.out.display(),
+            stats.requests,
+            stats.retries
+        )?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn pack(a: PackArgs, p: &Printer) -> Result<()> {

@@ -2,6 +2,7 @@
 //! and the validator's evaluation batches.
 
 pub mod command;
+pub mod fetch;
 pub mod http;
 pub mod pack;
 pub mod pyrandom;
