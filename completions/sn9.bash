@@ -660,7 +660,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__sample)
-            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --json --quiet --verbose --help"
+            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --s3-endpoint --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -715,6 +715,10 @@ _sn9() {
                     return 0
                     ;;
                 --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

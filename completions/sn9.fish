@@ -111,6 +111,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l timeout-ms -d 'Request timeout in milliseconds (the reference: 15000)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l retry-delay-ms -d 'Pause after a failed request in milliseconds (the reference: 5000)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l s3-endpoint -d 'Endpoint of the Software Heritage bucket (Stack v2 contents; needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -s q -l quiet -d 'Only errors on stderr'

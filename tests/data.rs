@@ -633,3 +633,64 @@ fn fetch_resumes_and_feeds_pack() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("run the same command again to resume"));
 }
+
+/// Stack v2: rows hold blob ids; contents come gzip-compressed from the (fake) Software Heritage
+/// bucket with SigV4 signatures from the AWS environment credentials.
+#[test]
+fn sample_fetches_stack_v2_contents_from_s3() {
+    let g = golden();
+    let hash = g["sync_block_seed"][0]["block_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeDatasetsServer::start(configs(&g), Faults::default());
+    let o = sn9()
+        .env("HF_TOKEN", "hf_test")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
+        .args([
+            "--json",
+            "data",
+            "sample",
+            "--block",
+            "5200123",
+            "--block-hash",
+            &hash,
+            "--seq-len",
+            "64",
+        ])
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/cl100k"))
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .args([
+            "--datasets-server",
+            &server.url,
+            "--s3-endpoint",
+            &server.url,
+            "--retry-delay-ms",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret-never-printed"));
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = task(&m, "STACKV2_DEDUP");
+    assert!(t["skipped"].is_null(), "{t}");
+    assert_eq!(t["sequences"], 50);
+    assert_eq!(t["pages"].as_array().unwrap().len(), 30);
+    let s3: Vec<Value> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r["endpoint"] == "s3")
+        .collect();
+    assert_eq!(s3.len(), 30 * 50);
+    assert!(
+        s3[0]["authorization"]
+            .as_str()
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
+    );
+}

@@ -885,6 +885,7 @@ impl sn9::data::sample::RowSource for FakeServer {
                     text: Some(text),
                     content: None,
                     has_text_key: true,
+                    blob: None,
                 }
             })
             .collect())

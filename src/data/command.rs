@@ -152,6 +152,10 @@ pub struct SampleArgs {
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
+    /// Endpoint of the Software Heritage bucket (Stack v2 contents; needs AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "SN9_S3_ENDPOINT", default_value = super::s3::DEFAULT_ENDPOINT)]
+    pub s3_endpoint: String,
 }
 
 pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
@@ -326,6 +330,10 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
         token.clone(),
         Duration::from_millis(a.timeout_ms),
     );
+    let aws = super::s3::Credentials::from_env();
+    src.blobs = aws
+        .clone()
+        .map(|c| super::s3::Blobs::new(&a.s3_endpoint, c, Duration::from_millis(a.timeout_ms)));
     let opt = FetchOptions {
         retry_delay: Duration::from_millis(a.retry_delay_ms),
         verbose: p.verbosity >= crate::output::Verbosity::Verbose,
@@ -356,9 +364,9 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
                 "{} is gated: set HF_TOKEN (the reference skips the task without it)",
                 spec.dataset
             ))
-        } else if spec.s3_contents {
+        } else if spec.s3_contents && aws.is_none() {
             Some(format!(
-                "{} row contents come from the Software Heritage S3 bucket, which this sn9 cannot fetch yet; the task is skipped and its weight renormalised, as the reference does when the fetch fails",
+                "{} contents come from the Software Heritage S3 bucket: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without them the reference fails this task too, and its weight is renormalised)",
                 spec.dataset
             ))
         } else {

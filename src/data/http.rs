@@ -19,6 +19,8 @@ pub struct DatasetsServer {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// Where Stack v2 contents come from (set when AWS credentials are available).
+    pub blobs: Option<super::s3::Blobs>,
 }
 
 impl DatasetsServer {
@@ -32,6 +34,7 @@ impl DatasetsServer {
             base: base.trim_end_matches('/').to_string(),
             token,
             agent,
+            blobs: None,
         }
     }
 
@@ -123,6 +126,13 @@ impl RowSource for DatasetsServer {
                     fatal(format!("{dataset}: a /rows entry has no `row` object"))
                 })?;
                 let text = row.get("text");
+                let blob = match (
+                    row.get("blob_id").and_then(|b| b.as_str()),
+                    row.get("src_encoding").and_then(|e| e.as_str()),
+                ) {
+                    (Some(b), Some(e)) => Some((b.to_string(), e.to_string())),
+                    _ => None,
+                };
                 Ok(Row {
                     has_text_key: text.is_some(),
                     text: text.and_then(|t| t.as_str()).map(str::to_string),
@@ -130,8 +140,18 @@ impl RowSource for DatasetsServer {
                         .get("content")
                         .and_then(|t| t.as_str())
                         .map(str::to_string),
+                    blob,
                 })
             })
             .collect()
+    }
+
+    fn blob_text(&mut self, blob_id: &str, encoding: &str) -> Result<String, FetchError> {
+        match &self.blobs {
+            Some(b) => b.text(blob_id, encoding),
+            None => Err(FetchError::Fatal(anyhow::anyhow!(
+                "Stack v2 contents need AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ))),
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod fetch;
 pub mod http;
 pub mod pack;
 pub mod pyrandom;
+pub mod s3;
 pub mod sample;
 pub mod seed;
 pub mod shards;

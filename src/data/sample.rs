@@ -47,12 +47,14 @@ impl std::fmt::Display for FetchError {
     }
 }
 
-/// One row of `/rows`: its `text` and `content` fields (absent or null → `None`).
+/// One row of `/rows`: its `text` and `content` fields (absent or null → `None`), and for Stack
+/// v2 the `blob_id` and `src_encoding` of the file whose contents live in S3.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
     pub text: Option<String>,
     pub content: Option<String>,
     pub has_text_key: bool,
+    pub blob: Option<(String, String)>,
 }
 
 /// A config of `/size` (`size.splits[]`).
@@ -75,6 +77,12 @@ pub trait RowSource {
         length: u64,
         auth: bool,
     ) -> Result<Vec<Row>, FetchError>;
+    /// The decoded contents of a Stack v2 blob (Software Heritage S3).
+    fn blob_text(&mut self, blob_id: &str, _encoding: &str) -> Result<String, FetchError> {
+        Err(FetchError::Fatal(anyhow::anyhow!(
+            "no S3 source for blob {blob_id}"
+        )))
+    }
 }
 
 /// How a task's loader picks pages.
@@ -400,6 +408,17 @@ fn simple_attempt(
             }
         };
         for r in rows {
+            if spec.s3_contents {
+                let (blob, enc) = r.blob.ok_or_else(|| {
+                    FetchError::Fatal(anyhow::anyhow!(
+                        "{}: page {o} has a row without blob_id/src_encoding",
+                        spec.dataset
+                    ))
+                })?;
+                let text = src.blob_text(&blob, &enc)?;
+                row_tokens(tok, &text, buffer)?;
+                continue;
+            }
             let text = match (r.has_text_key, r.text, r.content) {
                 (true, Some(t), _) => t,
                 (true, None, _) => {

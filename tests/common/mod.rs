@@ -89,11 +89,17 @@ impl FakeDatasetsServer {
                         return;
                     }
                     let mut header = String::new();
+                    let mut authorization = String::new();
                     while reader
                         .read_line(&mut header)
                         .map(|n| n > 2)
                         .unwrap_or(false)
                     {
+                        if let Some((k, v)) = header.split_once(':')
+                            && k.eq_ignore_ascii_case("authorization")
+                        {
+                            authorization = v.trim().to_string();
+                        }
                         header.clear();
                     }
                     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
@@ -154,9 +160,46 @@ impl FakeDatasetsServer {
                             }
                             let config = get("config");
                             let rows: Vec<Value> = (0..length)
-                                .map(|i| json!({"row_idx": offset + i, "row": {"text": fake_text(&dataset, &config, offset + i)}}))
+                                .map(|i| {
+                                    if dataset.contains("the-stack-v2") {
+                                        // Stack v2 rows carry only the blob id of the file in S3.
+                                        json!({"row_idx": offset + i, "row": {"blob_id": format!("{:040x}", offset + i), "src_encoding": "UTF-8"}})
+                                    } else {
+                                        json!({"row_idx": offset + i, "row": {"text": fake_text(&dataset, &config, offset + i)}})
+                                    }
+                                })
                                 .collect();
                             respond(stream, "200 OK", &json!({"rows": rows}).to_string());
+                        }
+                        p if p.starts_with("/content/") => {
+                            // The Software Heritage bucket: gzip of the file, SigV4-authenticated.
+                            let blob = p.trim_start_matches("/content/").to_string();
+                            log.lock().unwrap().push(json!({"endpoint": "s3", "blob": blob, "authorization": authorization}));
+                            if !authorization.starts_with("AWS4-HMAC-SHA256 Credential=") {
+                                return respond(
+                                    stream,
+                                    "403 Forbidden",
+                                    "<Error><Code>AccessDenied</Code></Error>",
+                                );
+                            }
+                            let row = u64::from_str_radix(&blob, 16).unwrap_or(0);
+                            let mut gz = flate2::write::GzEncoder::new(
+                                Vec::new(),
+                                flate2::Compression::default(),
+                            );
+                            gz.write_all(
+                                fake_text("bigcode/the-stack-v2-dedup", "default", row).as_bytes(),
+                            )
+                            .unwrap();
+                            let body = gz.finish().unwrap();
+                            let mut s = stream;
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 200 OK\r\nContent-Type: binary/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = s.write_all(&body);
+                            return;
                         }
                         _ => respond(stream, "404 Not Found", "{}"),
                     }
