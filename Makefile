@@ -35,6 +35,7 @@ completions:
 ## Benchmarks (not tests): sn9 vs the reference stack on this machine, results in bench/results/.
 bench:
 	@bash bench/model.sh
+	@bash bench/pack.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

@@ -98,7 +98,7 @@ impl Encode for HfTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .inner
-            .encode(text, false)
+            .encode_fast(text, false)
             .map_err(|e| anyhow::anyhow!("tokenizing a document of {} bytes: {e}", text.len()))?;
         let mut ids = enc.get_ids().to_vec();
         if let Some(m) = self.max_len {
