@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -57,26 +57,7 @@ struct ShardWriter {
 
 impl ShardWriter {
     fn new(out: &Path, seq_len: usize, sequences_per_shard: u64, replace: bool) -> Result<Self> {
-        if out.exists() && !replace {
-            return Err(user(format!(
-                "{} already exists; pass --force to replace it",
-                out.display()
-            )));
-        }
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| user(format!("cannot create {}: {e}", parent.display())))?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "shards".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
+        let tmp = super::shards::begin_output(out, replace)?;
         Ok(ShardWriter {
             tmp,
             out: out.to_path_buf(),
@@ -138,11 +119,7 @@ impl ShardWriter {
             self.tmp.join("manifest.json"),
             serde_json::to_string_pretty(&manifest)? + "\n",
         )?;
-        if self.out.exists() {
-            std::fs::remove_dir_all(&self.out)
-                .with_context(|| format!("replacing {}", self.out.display()))?;
-        }
-        std::fs::rename(&self.tmp, &self.out)?;
+        super::shards::finish_output(&self.tmp, &self.out)?;
         Ok((dropped, manifest))
     }
 }

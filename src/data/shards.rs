@@ -50,26 +50,7 @@ pub fn write(
     shards: &[(String, Vec<u32>, Value)],
     replace: bool,
 ) -> Result<()> {
-    if out.exists() && !replace {
-        return Err(user(format!(
-            "{} already exists; pass --force to replace it",
-            out.display()
-        )));
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| user(format!("cannot create {}: {e}", parent.display())))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "shards".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let tmp = begin_output(out, replace)?;
     manifest.shards.clear();
     for (name, tokens, source) in shards {
         if !tokens.len().is_multiple_of(manifest.seq_len.max(1)) {
@@ -94,10 +75,41 @@ pub fn write(
         tmp.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)? + "\n",
     )?;
+    finish_output(&tmp, out)
+}
+
+/// Creates the temporary directory an output directory is written in (beside it, so the final
+/// rename stays on one filesystem). `out` must not exist unless `replace` is set.
+pub(crate) fn begin_output(out: &Path, replace: bool) -> Result<PathBuf> {
+    if out.exists() && !replace {
+        return Err(user(format!(
+            "{} already exists; pass --force to replace it",
+            out.display()
+        )));
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| user(format!("cannot create {}: {e}", parent.display())))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "shards".into());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// Moves a finished temporary directory into place (replacing an older `out`).
+pub(crate) fn finish_output(tmp: &Path, out: &Path) -> Result<()> {
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("replacing {}", out.display()))?;
     }
-    std::fs::rename(&tmp, out)
+    std::fs::rename(tmp, out)
         .with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
     Ok(())
 }
