@@ -299,6 +299,8 @@ pub struct BurnLm<B: Backend> {
     pub model: LoadedModel<B>,
     pub device: B::Device,
     pub batch_size: usize,
+    /// Sequences evaluated so far (a progress bar on a terminal, hidden otherwise).
+    pub progress: indicatif::ProgressBar,
 }
 
 impl<B: Backend> LanguageModel for BurnLm<B> {
@@ -364,6 +366,7 @@ impl<B: Backend> LanguageModel for BurnLm<B> {
                     .zip(&counts)
                     .map(|(s, c)| (*s / *c as f32) as f64),
             );
+            self.progress.inc(chunk.len() as u64);
         }
         Ok(out)
     }
@@ -388,10 +391,25 @@ impl BackendTask for Job {
     type Output = TaskOutcome;
     fn run<B: Backend>(self, device: B::Device) -> Result<TaskOutcome> {
         let model = LoadedModel::<B>::load_as(&self.dir, self.dtype.into(), &device)?;
+        let total: usize = self.tasks.iter().map(|(_, s)| s.len()).sum();
+        let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:30} {pos}/{len} sequences {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(self.dir.display().to_string());
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         let lm = BurnLm {
             model,
             device,
             batch_size: self.batch_size,
+            progress,
         };
         let mut out = Vec::new();
         for (name, seqs) in &self.tasks {
@@ -405,6 +423,7 @@ impl BackendTask for Job {
             };
             out.push((name.clone(), r));
         }
+        lm.progress.finish_and_clear();
         Ok(out)
     }
 }
