@@ -305,9 +305,13 @@ pub struct BurnLm<B: Backend> {
 
 impl<B: Backend> LanguageModel for BurnLm<B> {
     fn mean_losses(&self, seqs: &[Vec<u32>], mask: Option<&[Vec<bool>]>) -> Result<Vec<f64>> {
-        let mut out = Vec::with_capacity(seqs.len());
         let v = self.model.config.vocab_size as u32;
-        for (ci, chunk) in seqs.chunks(self.batch_size.max(1)).enumerate() {
+        let bs = self.batch_size.max(1);
+        // Per-row loss sums stay on the device until the task is done: one read-back per task,
+        // not one host sync per batch.
+        let mut sums: Vec<Tensor<B, 1>> = Vec::new();
+        let mut counts: Vec<f64> = Vec::with_capacity(seqs.len());
+        for (ci, chunk) in seqs.chunks(bs).enumerate() {
             let t = chunk[0].len();
             if chunk.iter().any(|s| s.len() != t) {
                 anyhow::bail!("sequences of different lengths in one batch");
@@ -323,52 +327,42 @@ impl<B: Backend> LanguageModel for BurnLm<B> {
                 &self.device,
             );
             let h = self.model.lm.hidden(ids.clone(), &self.model.rope, None);
-            let (sums, counts): (Vec<f32>, Vec<f64>) = match mask {
+            let m = match mask {
                 None => {
-                    let s = self.model.lm.shifted_ce_sum(h, ids, 512);
-                    (
-                        s.into_data()
-                            .convert::<f32>()
-                            .to_vec::<f32>()
-                            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-                        vec![(t - 1) as f64; chunk.len()],
-                    )
+                    counts.extend(std::iter::repeat_n((t - 1) as f64, chunk.len()));
+                    None
                 }
                 Some(m) => {
-                    let rows =
-                        &m[ci * self.batch_size.max(1)..ci * self.batch_size.max(1) + chunk.len()];
+                    let rows = &m[ci * bs..ci * bs + chunk.len()];
+                    counts.extend(rows.iter().map(|r| r.iter().filter(|&&k| k).count() as f64));
                     let mflat: Vec<f32> = rows
                         .iter()
                         .flatten()
                         .map(|&k| if k { 1.0 } else { 0.0 })
                         .collect();
-                    let counts = rows
-                        .iter()
-                        .map(|r| r.iter().filter(|&&k| k).count() as f64)
-                        .collect();
-                    let mt = Tensor::<B, 2>::from_data(
+                    Some(Tensor::<B, 2>::from_data(
                         TensorData::new(mflat, [chunk.len(), t - 1]),
                         &self.device,
-                    );
-                    let s = self.model.lm.masked_ce_sum(h, ids, Some(mt), 512);
-                    (
-                        s.into_data()
-                            .convert::<f32>()
-                            .to_vec::<f32>()
-                            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-                        counts,
-                    )
+                    ))
                 }
             };
-            // Mean over the labels in float32, as the reference's `.item()` of a float32 loss.
-            out.extend(
-                sums.iter()
-                    .zip(&counts)
-                    .map(|(s, c)| (*s / *c as f32) as f64),
-            );
+            sums.push(self.model.lm.masked_ce_sum(h, ids, m, 512));
             self.progress.inc(chunk.len() as u64);
         }
-        Ok(out)
+        if sums.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<f32> = Tensor::cat(sums, 0)
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        // Mean over the labels in float32, as the reference's `.item()` of a float32 loss.
+        Ok(sums
+            .iter()
+            .zip(&counts)
+            .map(|(s, c)| (*s / *c as f32) as f64)
+            .collect())
     }
 
     fn generate(&self, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
