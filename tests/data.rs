@@ -8,7 +8,7 @@ use std::time::Duration;
 use assert_cmd::prelude::*;
 use std::io::Write;
 
-use common::{FakeDatasetsServer, Faults, golden, root, sn9};
+use common::{FakeDatasetsServer, Faults, golden, json_out, root, sn9};
 use serde_json::Value;
 
 fn configs(g: &Value) -> Vec<(String, u64)> {
@@ -33,36 +33,50 @@ fn golden_run(g: &Value, seed: &str, task: &str, failure: bool) -> Value {
         .unwrap()
 }
 
+/// `sn9 --json data sample` of competition 2 at block 5,200,123 with 64-token sequences against
+/// the loopback server `url`, no pause between retries.
+fn sample_cmd(url: &str, out: &std::path::Path, hash: &str, timeout_ms: &str) -> Command {
+    let mut c = sn9();
+    c.args([
+        "--json",
+        "data",
+        "sample",
+        "--block",
+        "5200123",
+        "--block-hash",
+        hash,
+        "--competition",
+        "2",
+        "--seq-len",
+        "64",
+    ])
+    .arg("--tokenizer")
+    .arg(root().join("fixtures/tokenizer/cl100k"))
+    .arg("--out")
+    .arg(out)
+    .args([
+        "--datasets-server",
+        url,
+        "--retry-delay-ms",
+        "0",
+        "--timeout-ms",
+        timeout_ms,
+        "--force",
+    ]);
+    c
+}
+
 fn sample(server: &FakeDatasetsServer, out: &std::path::Path, hash: &str) -> std::process::Output {
-    sn9()
-        .args([
-            "--json",
-            "data",
-            "sample",
-            "--block",
-            "5200123",
-            "--block-hash",
-            hash,
-            "--competition",
-            "2",
-            "--seq-len",
-            "64",
-        ])
-        .arg("--tokenizer")
-        .arg(root().join("fixtures/tokenizer/cl100k"))
-        .arg("--out")
-        .arg(out)
-        .args([
-            "--datasets-server",
-            &server.url,
-            "--retry-delay-ms",
-            "0",
-            "--timeout-ms",
-            "2000",
-            "--force",
-        ])
-        .output()
-        .unwrap()
+    sample_cmd(&server.url, out, hash, "2000").output().unwrap()
+}
+
+/// The first golden sync-block case: its seed (decimal) and block hash.
+fn seed_and_hash(g: &Value) -> (String, String) {
+    let c = &g["sync_block_seed"][0];
+    (
+        c["seed"].as_str().unwrap().to_string(),
+        c["block_hash"].as_str().unwrap().to_string(),
+    )
 }
 
 fn task<'a>(m: &'a Value, name: &str) -> &'a Value {
@@ -77,14 +91,7 @@ fn task<'a>(m: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn sample_reproduces_reference_pages_over_http() {
     let g = golden();
-    let seed = g["sync_block_seed"][0]["seed"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let hash = g["sync_block_seed"][0]["block_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (seed, hash) = seed_and_hash(&g);
     let dir = tempfile::tempdir().unwrap();
     let server = FakeDatasetsServer::start(configs(&g), Faults::default());
     let out = sample(&server, &dir.path().join("a"), &hash);
@@ -145,14 +152,7 @@ fn sample_reproduces_reference_pages_over_http() {
 #[test]
 fn sample_redraws_after_failed_request_like_the_reference() {
     let g = golden();
-    let seed = g["sync_block_seed"][0]["seed"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let hash = g["sync_block_seed"][0]["block_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (seed, hash) = seed_and_hash(&g);
     let dir = tempfile::tempdir().unwrap();
     let server = FakeDatasetsServer::start(
         configs(&g),
@@ -176,14 +176,7 @@ fn sample_redraws_after_failed_request_like_the_reference() {
 #[test]
 fn sample_skips_broken_and_stalled_tasks() {
     let g = golden();
-    let seed = g["sync_block_seed"][0]["seed"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let hash = g["sync_block_seed"][0]["block_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (seed, hash) = seed_and_hash(&g);
     // Pes2oX's first page returns malformed JSON forever; FineMath's first page stalls past the
     // timeout forever: both tasks are skipped after the reference's 15 tries, the rest is kept.
     let pes = golden_run(&g, &seed, "PES2OX", false)["pages"][0]
@@ -201,33 +194,12 @@ fn sample_skips_broken_and_stalled_tasks() {
         },
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = sn9()
-        .args([
-            "--json",
-            "data",
-            "sample",
-            "--block",
-            "5200123",
-            "--block-hash",
-            &hash,
-            "--seq-len",
-            "64",
-            "--timeout-ms",
-            "100",
-        ])
-        .arg("--tokenizer")
-        .arg(root().join("fixtures/tokenizer/cl100k"))
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .args(["--datasets-server", &server.url, "--retry-delay-ms", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = json_out(&mut sample_cmd(
+        &server.url,
+        &dir.path().join("o"),
+        &hash,
+        "100",
+    ));
     assert!(
         task(&m, "PES2OX")["skipped"]
             .as_str()
@@ -403,10 +375,7 @@ fn pack_matches_python_tokenizer_ids() {
 #[test]
 fn sample_eval_score_pipeline() {
     let g = golden();
-    let hash = g["sync_block_seed"][0]["block_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, hash) = seed_and_hash(&g);
     let dir = tempfile::tempdir().unwrap();
     let server = FakeDatasetsServer::start(configs(&g), Faults::default());
     let batches = dir.path().join("batches");
@@ -639,39 +608,14 @@ fn fetch_resumes_and_feeds_pack() {
 #[test]
 fn sample_fetches_stack_v2_contents_from_s3() {
     let g = golden();
-    let hash = g["sync_block_seed"][0]["block_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, hash) = seed_and_hash(&g);
     let dir = tempfile::tempdir().unwrap();
     let server = FakeDatasetsServer::start(configs(&g), Faults::default());
-    let o = sn9()
+    let o = sample_cmd(&server.url, &dir.path().join("o"), &hash, "2000")
         .env("HF_TOKEN", "hf_test")
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "secret-never-printed")
-        .args([
-            "--json",
-            "data",
-            "sample",
-            "--block",
-            "5200123",
-            "--block-hash",
-            &hash,
-            "--seq-len",
-            "64",
-        ])
-        .arg("--tokenizer")
-        .arg(root().join("fixtures/tokenizer/cl100k"))
-        .arg("--out")
-        .arg(dir.path().join("o"))
-        .args([
-            "--datasets-server",
-            &server.url,
-            "--s3-endpoint",
-            &server.url,
-            "--retry-delay-ms",
-            "0",
-        ])
+        .args(["--s3-endpoint", &server.url])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

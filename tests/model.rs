@@ -2,10 +2,9 @@
 //! bad model files (each a clear error naming the file and tensor, exit 1, never a panic).
 
 mod common;
-use common::{case, sn9};
+use common::{case, json_out, sn9};
 
 use std::path::Path;
-use std::process::Command;
 
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
@@ -17,16 +16,6 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
-}
-
-fn json_out(cmd: &mut Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -245,3 +245,14 @@ pub fn golden() -> Value {
 pub fn case(name: &str) -> std::path::PathBuf {
     root().join("fixtures/hfref").join(name)
 }
+
+/// Runs `cmd`, requires success (showing its stderr otherwise), and parses its stdout as JSON.
+pub fn json_out(cmd: &mut std::process::Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
