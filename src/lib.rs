@@ -14,3 +14,4 @@ pub mod model;
 pub mod output;
 pub mod score;
 pub mod settings;
+pub mod train;

@@ -567,17 +567,59 @@ pub fn build<B: Backend>(
     })
 }
 
-fn values<B: Backend, const D: usize>(
-    name: &str,
-    t: Tensor<B, D>,
-) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
-    let shape = t.dims().to_vec();
-    let data = t
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))?;
-    Ok((shape, data))
+/// Visits each parameter by HF name, in `named_parameters()` order (a tied head is visited
+/// once, as the embedding).
+pub trait ParamVisitor<B: Backend> {
+    fn visit<const D: usize>(
+        &mut self,
+        name: &str,
+        p: &mut Param<Tensor<B, D>>,
+    ) -> anyhow::Result<()>;
+}
+
+impl<B: Backend> Linear<B> {
+    fn visit_named<V: ParamVisitor<B>>(&mut self, name: &str, v: &mut V) -> anyhow::Result<()> {
+        v.visit(&format!("{name}.weight"), &mut self.weight)?;
+        if let Some(b) = &mut self.bias {
+            v.visit(&format!("{name}.bias"), b)?;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> CausalLm<B> {
+    /// Calls `v` on every parameter (see [`ParamVisitor`]); `v` may replace them.
+    pub fn visit_params<V: ParamVisitor<B>>(&mut self, v: &mut V) -> anyhow::Result<()> {
+        v.visit("model.embed_tokens.weight", &mut self.model.embed_tokens)?;
+        for (i, l) in self.model.layers.iter_mut().enumerate() {
+            let p = format!("model.layers.{i}");
+            let a = &mut l.self_attn;
+            a.q_proj.visit_named(&format!("{p}.self_attn.q_proj"), v)?;
+            a.k_proj.visit_named(&format!("{p}.self_attn.k_proj"), v)?;
+            a.v_proj.visit_named(&format!("{p}.self_attn.v_proj"), v)?;
+            a.o_proj.visit_named(&format!("{p}.self_attn.o_proj"), v)?;
+            l.mlp
+                .gate_proj
+                .visit_named(&format!("{p}.mlp.gate_proj"), v)?;
+            l.mlp.up_proj.visit_named(&format!("{p}.mlp.up_proj"), v)?;
+            l.mlp
+                .down_proj
+                .visit_named(&format!("{p}.mlp.down_proj"), v)?;
+            v.visit(
+                &format!("{p}.input_layernorm.weight"),
+                &mut l.input_layernorm.weight,
+            )?;
+            v.visit(
+                &format!("{p}.post_attention_layernorm.weight"),
+                &mut l.post_attention_layernorm.weight,
+            )?;
+        }
+        v.visit("model.norm.weight", &mut self.model.norm.weight)?;
+        if let Some(h) = &mut self.lm_head {
+            v.visit("lm_head.weight", h)?;
+        }
+        Ok(())
+    }
 }
 
 /// A named parameter: HF name, shape, values (f32).
@@ -585,75 +627,25 @@ pub type NamedValues = (String, Vec<usize>, Vec<f32>);
 
 /// Every parameter as (HF name, shape, values), in `named_parameters()` order.
 pub fn export<B: Backend>(m: &CausalLm<B>) -> anyhow::Result<Vec<NamedValues>> {
-    let mut out = Vec::new();
-    fn push<B: Backend, const D: usize>(
-        out: &mut Vec<NamedValues>,
-        name: String,
-        t: Tensor<B, D>,
-    ) -> anyhow::Result<()> {
-        let (shape, data) = values(&name, t)?;
-        out.push((name, shape, data));
-        Ok(())
-    }
-    fn lin<B: Backend>(
-        out: &mut Vec<NamedValues>,
-        name: &str,
-        l: &Linear<B>,
-    ) -> anyhow::Result<()> {
-        push(out, format!("{name}.weight"), l.weight.val())?;
-        if let Some(b) = &l.bias {
-            push(out, format!("{name}.bias"), b.val())?;
+    struct Collect(Vec<NamedValues>);
+    impl<B: Backend> ParamVisitor<B> for Collect {
+        fn visit<const D: usize>(
+            &mut self,
+            name: &str,
+            p: &mut Param<Tensor<B, D>>,
+        ) -> anyhow::Result<()> {
+            let t = p.val();
+            let shape = t.dims().to_vec();
+            let data = t
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))?;
+            self.0.push((name.to_string(), shape, data));
+            Ok(())
         }
-        Ok(())
     }
-    push(
-        &mut out,
-        "model.embed_tokens.weight".into(),
-        m.model.embed_tokens.val(),
-    )?;
-    for (i, l) in m.model.layers.iter().enumerate() {
-        let p = format!("model.layers.{i}");
-        lin(
-            &mut out,
-            &format!("{p}.self_attn.q_proj"),
-            &l.self_attn.q_proj,
-        )?;
-        lin(
-            &mut out,
-            &format!("{p}.self_attn.k_proj"),
-            &l.self_attn.k_proj,
-        )?;
-        lin(
-            &mut out,
-            &format!("{p}.self_attn.v_proj"),
-            &l.self_attn.v_proj,
-        )?;
-        lin(
-            &mut out,
-            &format!("{p}.self_attn.o_proj"),
-            &l.self_attn.o_proj,
-        )?;
-        lin(&mut out, &format!("{p}.mlp.gate_proj"), &l.mlp.gate_proj)?;
-        lin(&mut out, &format!("{p}.mlp.up_proj"), &l.mlp.up_proj)?;
-        lin(&mut out, &format!("{p}.mlp.down_proj"), &l.mlp.down_proj)?;
-        push(
-            &mut out,
-            format!("{p}.input_layernorm.weight"),
-            l.input_layernorm.weight.val(),
-        )?;
-        push(
-            &mut out,
-            format!("{p}.post_attention_layernorm.weight"),
-            l.post_attention_layernorm.weight.val(),
-        )?;
-    }
-    push(
-        &mut out,
-        "model.norm.weight".into(),
-        m.model.norm.weight.val(),
-    )?;
-    if let Some(h) = &m.lm_head {
-        push(&mut out, "lm_head.weight".into(), h.val())?;
-    }
-    Ok(out)
+    let mut c = Collect(Vec::new());
+    m.clone().visit_params(&mut c)?;
+    Ok(c.0)
 }
