@@ -37,6 +37,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "chain" -d 'Chain side: mode
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
@@ -181,6 +182,45 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l data -d 'Token-shard directory from `sn9 data pack`' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l model -d 'A Hugging Face config.json (fresh model) or a model directory (continue training it)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l out -d 'Run directory: metrics, checkpoints and the final model' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l config -d 'Settings file (TOML, section [train]); overrides the top-level --config' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l steps -d 'Optimiser steps in total [default: 1000]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l batch-size -d 'Sequences per micro-batch [default: 8]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l grad-accum -d 'Micro-batches per optimiser step; their gradients are averaged [default: 1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l lr -d 'Peak learning rate [default: 3e-4]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l min-lr -d 'Learning rate at the end of the decay [default: lr / 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l warmup-steps -d 'Linear warmup steps [default: 100, at most steps / 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l decay -d 'Decay after warmup [default: cosine]' -r -f -a "cosine\t''
+linear\t''
+constant\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l beta1 -d 'AdamW β₁ [default: 0.9]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l beta2 -d 'AdamW β₂ [default: 0.95]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l eps -d 'AdamW ε [default: 1e-8]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l weight-decay -d 'Decoupled weight decay [default: 0.1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l decay-all -d 'Decay norm weights and biases too (by default only matrices decay)' -r -f -a "true\t''
+false\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l clip -d 'Clip gradients to this global L2 norm; 0 disables [default: 1.0]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l seed -d 'Seed of the initial weights, the validation split and the data order [default: 0]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l val-sequences -d 'Sequences held out for validation; 0 disables [default: 5% of the shards, at most 64]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l eval-every -d 'Validate every N steps (and at the end); 0 only at the end [default: 100]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l save-every -d 'Checkpoint every N steps (and at the end and on SIGINT/SIGTERM) [default: 500]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l keep -d 'Checkpoints to keep [default: 3]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l log-every -d 'Without a terminal, print a progress line every N steps [default: 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l save-dtype -d 'Dtype of the final model in RUN_DIR/model [default: bf16]; checkpoints are always f32' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l competition -d 'Refuse to start unless the model would be accepted in this competition' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l peak-tflops -d 'Peak FLOP/s of the device in TFLOP/s, for the MFU column (e.g. 989 for an H100\'s bf16 dense peak); without it MFU is not reported' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l dtype -d 'Compute dtype: f32, or bf16 activations and matmuls with float32 master weights, gradients and optimiser state (explicit casts; for GPUs) [default: f32]' -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l resume -d 'Continue the run in --out from its latest checkpoint'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l csv -d 'Stream the per-step metrics as CSV on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
@@ -237,17 +277,18 @@ complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'

@@ -17,7 +17,7 @@ use crate::settings::ConfigFile;
 const AFTER_HELP: &str = "\
 Settings resolve as: flag > SN9_* environment variable > config file (--config) > default.
 Data goes to stdout, messages to stderr; `-` means stdin/stdout.
-Exit codes: 0 ok, 1 user or input error, 2 internal error.";
+Exit codes: 0 ok, 1 user or input error, 2 internal error, 130 interrupted (work saved).";
 
 /// sn9: Bittensor Subnet 9 (pre-training) end to end — data, train, hub, eval, score, chain.
 #[derive(Debug, Parser)]
@@ -62,6 +62,9 @@ pub enum Command {
     /// Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`).
     #[command(hide = true)]
     EvalWorker(crate::eval::command::WorkerArgs),
+    /// Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable
+    /// checkpoints; writes a Hugging Face model directory.
+    Train(crate::train::command::TrainArgs),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
+        Command::Train(a) => crate::train::command::run(a, &cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;

@@ -3,7 +3,8 @@
 //! sn9 exits with:
 //! * `0` on success (and quietly when stdout is a closed pipe),
 //! * `1` on a user or input error (bad flag, bad file, value out of range),
-//! * `2` on an internal error (a bug, or an environment failure sn9 cannot attribute to the input).
+//! * `2` on an internal error (a bug, or an environment failure sn9 cannot attribute to the input),
+//! * `130` when interrupted (SIGINT/SIGTERM) after saving what resumes the work (`sn9 train`).
 //!
 //! Errors travel as [`anyhow::Error`]; the ones caused by the user's input carry a [`UserError`]
 //! somewhere in their chain, which is what [`exit_code`] looks for.
@@ -16,7 +17,20 @@ pub enum ExitCode {
     Ok = 0,
     User = 1,
     Internal = 2,
+    Interrupted = 130,
 }
+
+/// Marker for a clean stop on SIGINT/SIGTERM (exit code 130).
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// Marker for errors caused by the input (files, flags, values) rather than by sn9 itself.
 #[derive(Debug)]
@@ -70,6 +84,8 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         ExitCode::Ok
+    } else if err.chain().any(|e| e.is::<Interrupted>()) {
+        ExitCode::Interrupted
     } else if err.chain().any(|e| e.is::<UserError>()) {
         ExitCode::User
     } else {

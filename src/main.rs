@@ -23,8 +23,10 @@ fn main() {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
             let code = exit_code(&err);
-            if code != ExitCode::Ok {
-                eprintln!("sn9: error: {err:#}");
+            match code {
+                ExitCode::Ok => {}
+                ExitCode::Interrupted => eprintln!("sn9: {err:#}"),
+                _ => eprintln!("sn9: error: {err:#}"),
             }
             std::process::exit(code as i32);
         }

@@ -187,6 +187,46 @@ impl Shards {
         })
     }
 
+    /// Total sequences over all shards.
+    pub fn len(&self) -> u64 {
+        self.manifest.shards.iter().map(|s| s.sequences).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sequence `k` counted over all shards in manifest order.
+    pub fn sequence(&self, mut k: u64) -> Option<Vec<u32>> {
+        let seq = self.manifest.seq_len;
+        for (s, m) in self.manifest.shards.iter().zip(&self.maps) {
+            if k < s.sequences {
+                let start = k as usize * seq * 4;
+                return Some(
+                    m[start..start + seq * 4]
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                );
+            }
+            k -= s.sequences;
+        }
+        None
+    }
+
+    /// The largest token id in all shards (`None` when empty).
+    pub fn max_token(&self) -> Option<u32> {
+        use rayon::prelude::*;
+        self.maps
+            .par_iter()
+            .filter_map(|m| {
+                m.par_chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .max()
+            })
+            .max()
+    }
+
     /// The sequences of shard `i`.
     pub fn sequences(&self, i: usize) -> impl Iterator<Item = Vec<u32>> + '_ {
         let seq = self.manifest.seq_len;

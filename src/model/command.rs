@@ -33,7 +33,18 @@ impl From<SaveDtype> for Dtype {
 }
 
 /// Compute dtype: float32, or bfloat16 (norms, softmax and losses stay in float32).
-#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    clap::ValueEnum,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ComputeDtype {
     #[default]
     F32,

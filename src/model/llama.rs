@@ -22,14 +22,16 @@ pub struct Linear<B: Backend> {
 }
 
 impl<B: Backend> Linear<B> {
-    /// `[b, t, in] → [b, t, out]`.
+    /// `[b, t, in] → [b, t, out]`, in the dtype of `x` (float32 master weights are cast to a
+    /// bfloat16 activation's dtype, so gradients flow back to them in float32).
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, t, din] = x.dims();
-        let w = self.weight.val();
+        let dt = x.dtype();
+        let w = cast_to(self.weight.val(), dt);
         let dout = w.dims()[0];
         let y = x.reshape([b * t, din]).matmul(w.transpose());
         let y = match &self.bias {
-            Some(bias) => y + bias.val().unsqueeze_dim::<2>(0),
+            Some(bias) => y + cast_to(bias.val(), dt).unsqueeze_dim::<2>(0),
             None => y,
         };
         y.reshape([b, t, dout])
@@ -80,9 +82,7 @@ impl<B: Backend> RmsNorm<B> {
         let x = to_f32(x);
         let var = x.clone().powi_scalar(2).mean_dim(2);
         let x = cast_to(x * (var + self.eps).sqrt().recip(), dt);
-        x * self
-            .weight
-            .val()
+        x * cast_to(self.weight.val(), dt)
             .unsqueeze_dim::<2>(0)
             .unsqueeze_dim::<3>(0)
     }
@@ -349,7 +349,8 @@ impl<B: Backend> KvCache<B> {
 }
 
 impl<B: Backend> CausalLm<B> {
-    /// Token ids `[b, t]` → final hidden states `[b, t, d]` (after the last norm).
+    /// Token ids `[b, t]` → final hidden states `[b, t, d]` (after the last norm), computed in
+    /// the dtype of the rotary tables (the compute dtype, whatever the weights' dtype).
     pub fn hidden(
         &self,
         ids: Tensor<B, 2, Int>,
@@ -359,7 +360,10 @@ impl<B: Backend> CausalLm<B> {
         let [b, t] = ids.dims();
         let emb = self.model.embed_tokens.val();
         let d = emb.dims()[1];
-        let mut x = emb.select(0, ids.reshape([b * t])).reshape([b, t, d]);
+        let mut x = cast_to(
+            emb.select(0, ids.reshape([b * t])).reshape([b, t, d]),
+            rope.cos.dtype(),
+        );
         for (i, layer) in self.model.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[i]);
             x = layer.forward(x, rope, slot);
@@ -378,7 +382,7 @@ impl<B: Backend> CausalLm<B> {
     /// Hidden states `[b, t, d]` → logits `[b, t, V]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, t, d] = hidden.dims();
-        let w = self.head_weight();
+        let w = cast_to(self.head_weight(), hidden.dtype());
         let v = w.dims()[0];
         // transformers returns `logits.float()`.
         to_f32(

@@ -418,7 +418,9 @@ pub struct OutTensor {
     pub data: Vec<f32>,
 }
 
-fn write_one(path: &Path, tensors: &[&OutTensor], dtype: Dtype) -> Result<u64> {
+/// Writes one safetensors file (via a temporary file, synced, then renamed); returns the bytes of
+/// tensor data.
+pub fn write_one(path: &Path, tensors: &[&OutTensor], dtype: Dtype) -> Result<u64> {
     let mut header = Map::new();
     header.insert("__metadata__".into(), json!({"format": "pt"}));
     let mut offset = 0usize;
