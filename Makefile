@@ -36,6 +36,7 @@ completions:
 bench:
 	@bash bench/model.sh
 	@bash bench/pack.sh
+	@bash bench/train.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

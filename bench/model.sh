@@ -11,14 +11,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Python side: Debian's torch (CPU) + transformers 4.44.1 (the reference's pin) in a venv.
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  apt-get update -qq && apt-get install -y -qq python3-torch python3-venv >/dev/null
-fi
-venv=bench/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q "transformers==4.44.1"
-fi
+source bench/lib.sh
+torch_stack
 
 cargo build --release --quiet --example forward_bench
 cargo build --release --quiet

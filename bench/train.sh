@@ -11,14 +11,8 @@ steps=${1:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  apt-get update -qq && apt-get install -y -qq python3-torch python3-venv >/dev/null
-fi
-venv=bench/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q "transformers==4.44.1"
-fi
+source bench/lib.sh
+torch_stack
 cargo build --release --quiet
 sn9=target/release/sn9
 $sn9 -q data pack fixtures/corpus/tiny.jsonl --tokenizer fixtures/tokenizer/bytes --seq-len 64 --out "$work/shards" >/dev/null

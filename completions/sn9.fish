@@ -212,7 +212,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand train" -l save-dtype -d 'Dtype o
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l competition -d 'Refuse to start unless the model would be accepted in this competition' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l peak-tflops -d 'Peak FLOP/s of the device in TFLOP/s, for the MFU column (e.g. 989 for an H100\'s bf16 dense peak); without it MFU is not reported' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l device -d 'Device: cpu, cuda:N or wgpu:N; several (`cuda:0,cuda:1,...`) train data-parallel, one replica per device, each taking --batch-size sequences per micro-batch [default: cpu]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l dtype -d 'Compute dtype: f32, or bf16 activations and matmuls with float32 master weights, gradients and optimiser state (explicit casts; for GPUs) [default: f32]' -r -f -a "f32\t''
 bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l resume -d 'Continue the run in --out from its latest checkpoint'

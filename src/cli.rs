@@ -64,7 +64,7 @@ pub enum Command {
     EvalWorker(crate::eval::command::WorkerArgs),
     /// Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable
     /// checkpoints; writes a Hugging Face model directory.
-    Train(crate::train::command::TrainArgs),
+    Train(Box<crate::train::command::TrainArgs>),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -111,7 +111,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
-        Command::Train(a) => crate::train::command::run(a, &cfg, &printer),
+        Command::Train(a) => crate::train::command::run(*a, &cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {
             let value = crate::device::smoke_test(device)?;

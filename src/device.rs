@@ -84,21 +84,70 @@ pub trait BackendTask {
     fn run<B: burn::prelude::Backend>(self, device: B::Device) -> Result<Self::Output>;
 }
 
+/// Work that runs on several devices of one burn backend (data-parallel training).
+pub trait MultiDeviceTask {
+    type Output;
+    fn run<B: burn::prelude::Backend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
+}
+
+struct One<T>(T);
+
+impl<T: BackendTask> MultiDeviceTask for One<T> {
+    type Output = T::Output;
+    fn run<B: burn::prelude::Backend>(self, devices: Vec<B::Device>) -> Result<T::Output> {
+        let d = devices.into_iter().next().expect("one device");
+        self.0.run::<B>(d)
+    }
+}
+
 /// Runs `task` on the backend of `d` (cpu: burn-flex; cuda: burn-cuda; wgpu: burn-wgpu).
 pub fn dispatch<T: BackendTask>(d: DeviceSpec, task: T) -> Result<T::Output> {
-    ensure_available(d)?;
-    match d {
-        DeviceSpec::Cpu => task.run::<burn::backend::Flex>(burn::backend::flex::FlexDevice),
+    dispatch_many(&[d], One(task))
+}
+
+/// Parses a comma-separated device list (`cuda:0,cuda:1`); all of one kind.
+pub fn parse_list(s: &str) -> Result<Vec<DeviceSpec>> {
+    let v: Vec<DeviceSpec> = s
+        .split(',')
+        .map(|d| d.parse::<DeviceSpec>().map_err(user))
+        .collect::<Result<_>>()?;
+    let kind = |d: &DeviceSpec| std::mem::discriminant(d);
+    if v.iter().any(|d| kind(d) != kind(&v[0])) {
+        return Err(user(format!(
+            "devices `{s}` mix backends; list devices of one kind (e.g. cuda:0,cuda:1)"
+        )));
+    }
+    Ok(v)
+}
+
+/// Runs `task` on the devices `ds` (non-empty, one backend).
+pub fn dispatch_many<T: MultiDeviceTask>(ds: &[DeviceSpec], task: T) -> Result<T::Output> {
+    let first = *ds.first().ok_or_else(|| user("no device given"))?;
+    ensure_available(first)?;
+    match first {
+        DeviceSpec::Cpu => task.run::<burn::backend::Flex>(
+            ds.iter().map(|_| burn::backend::flex::FlexDevice).collect(),
+        ),
         #[cfg(feature = "cuda")]
-        DeviceSpec::Cuda(i) => {
-            task.run::<burn::backend::Cuda>(burn::backend::cuda::CudaDevice { index: i })
-        }
+        DeviceSpec::Cuda(_) => task.run::<burn::backend::Cuda>(
+            ds.iter()
+                .map(|d| match d {
+                    DeviceSpec::Cuda(i) => burn::backend::cuda::CudaDevice { index: *i },
+                    _ => unreachable!("parse_list keeps one kind"),
+                })
+                .collect(),
+        ),
         #[cfg(feature = "wgpu")]
-        DeviceSpec::Wgpu(i) => {
-            task.run::<burn::backend::Wgpu>(burn::backend::wgpu::WgpuDevice::DiscreteGpu(i))
-        }
+        DeviceSpec::Wgpu(_) => task.run::<burn::backend::Wgpu>(
+            ds.iter()
+                .map(|d| match d {
+                    DeviceSpec::Wgpu(i) => burn::backend::wgpu::WgpuDevice::DiscreteGpu(*i),
+                    _ => unreachable!("parse_list keeps one kind"),
+                })
+                .collect(),
+        ),
         #[allow(unreachable_patterns)]
-        _ => unreachable!("ensure_available refused {d}"),
+        _ => unreachable!("ensure_available refused {first}"),
     }
 }
 

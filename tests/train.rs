@@ -359,3 +359,56 @@ fn csv_and_settings_file() {
     assert_eq!(s2["trajectory"]["batch_size"], 2);
     assert_eq!(s2["trajectory"]["schedule"]["total_steps"], 2);
 }
+
+/// Data-parallel replicas (`--device cpu,cpu`: two replicas in two threads, gradients reduced on
+/// the first) follow exactly the curve of one device accumulating the same two micro-batches.
+#[test]
+fn data_parallel_equals_gradient_accumulation() {
+    let d = tempfile::tempdir().unwrap();
+    let shards = pack(d.path(), 32);
+    let args = ["--steps", "12", "--eval-every", "6", "-q"];
+    let dp = d.path().join("dp");
+    let mut c = train(&shards, &dp, &args);
+    c.args(["--device", "cpu,cpu"]).assert().success();
+    let acc = d.path().join("acc");
+    let mut c = train(&shards, &acc, &args);
+    c.args(["--grad-accum", "2"]).assert().success();
+    assert_eq!(curve(&dp), curve(&acc));
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dp.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["trajectory"]["replicas"], 2);
+    assert_eq!(curve(&dp).last().unwrap()["step"], 12);
+    // Resuming with another number of devices would change the batch: refused.
+    sn9()
+        .args(["train", "--resume", "--device", "cpu", "--out"])
+        .arg(&dp)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("replicas was 2, now 1"));
+}
+
+/// bf16 compute with f32 master weights tracks the f32 run closely.
+#[test]
+fn bf16_compute_tracks_f32() {
+    let d = tempfile::tempdir().unwrap();
+    let shards = pack(d.path(), 32);
+    let args = ["--steps", "40", "--eval-every", "40", "-q"];
+    let f = d.path().join("f32");
+    train(&shards, &f, &args).assert().success();
+    let b = d.path().join("bf16");
+    let mut c = train(&shards, &b, &args);
+    c.args(["--dtype", "bf16"]).assert().success();
+    let val = |run: &Path| {
+        curve(run)
+            .iter()
+            .rev()
+            .find(|r| r["kind"] == "val")
+            .unwrap()["val_loss"]
+            .as_f64()
+            .unwrap()
+    };
+    let (vf, vb) = (val(&f), val(&b));
+    assert!(vf < 0.8 * (257f64).ln(), "f32 run did not learn: {vf}");
+    assert!((vf - vb).abs() / vf < 0.03, "bf16 {vb} vs f32 {vf}");
+    assert_ne!(curve(&f), curve(&b), "--dtype bf16 changed nothing");
+}

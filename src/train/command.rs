@@ -26,7 +26,7 @@ use super::optim::{AdamW, AdamWState};
 use super::schedule::{Decay, Schedule};
 use crate::competition::Schedule as CompetitionSchedule;
 use crate::data::shards::Shards;
-use crate::device::{BackendTask, DeviceSpec, dispatch};
+use crate::device::{MultiDeviceTask, dispatch_many, parse_list};
 use crate::error::{Interrupted, user};
 use crate::model::command::ComputeDtype;
 use crate::model::safetensors::Dtype;
@@ -121,9 +121,10 @@ pub struct TrainArgs {
     /// dense peak); without it MFU is not reported.
     #[arg(long, env = "SN9_PEAK_TFLOPS")]
     pub peak_tflops: Option<f64>,
-    /// Device: cpu, cuda:N or wgpu:N.
-    #[arg(long, env = "SN9_DEVICE")]
-    pub device: Option<DeviceSpec>,
+    /// Device: cpu, cuda:N or wgpu:N; several (`cuda:0,cuda:1,...`) train data-parallel, one
+    /// replica per device, each taking --batch-size sequences per micro-batch [default: cpu].
+    #[arg(long, env = "SN9_DEVICE", value_name = "DEVICES")]
+    pub device: Option<String>,
     /// Compute dtype: f32, or bf16 activations and matmuls with float32 master weights,
     /// gradients and optimiser state (explicit casts; for GPUs) [default: f32].
     #[arg(long, value_enum, env = "SN9_DTYPE")]
@@ -147,6 +148,8 @@ pub struct Trajectory {
     pub seed: u64,
     pub val_sequences: u64,
     pub dtype: ComputeDtype,
+    /// Data-parallel replicas (devices); the step's batch is replicas × grad_accum × batch_size.
+    pub replicas: usize,
 }
 
 /// Everything `run.json` records.
@@ -237,6 +240,7 @@ fn resolve(
         seed: 0,
         val_sequences: default_val,
         dtype: ComputeDtype::F32,
+        replicas: 1,
     });
     let o = saved;
     let save_dtype: String = cfg.resolve(
@@ -250,16 +254,13 @@ fn resolve(
             "--save-dtype {save_dtype}: use bf16, f16 or f32"
         )));
     }
-    let device: DeviceSpec = match a.device {
-        Some(d) => d,
-        None => match cfg.get::<String>(s, "device")? {
-            Some(d) => d.parse().map_err(user)?,
-            None => match o {
-                Some(o) => o.device.parse().map_err(user)?,
-                None => DeviceSpec::Cpu,
-            },
-        },
-    };
+    let device: String = cfg.resolve(
+        a.device.clone(),
+        s,
+        "device",
+        o.map_or("cpu".into(), |o| o.device.clone()),
+    )?;
+    let replicas = parse_list(&device)?.len();
     let t = Trajectory {
         manifest_sha256: sha256_file(&data.join("manifest.json"))?,
         data,
@@ -293,6 +294,7 @@ fn resolve(
         seed: cfg.resolve(a.seed, s, "seed", d.seed)?,
         val_sequences: cfg.resolve(a.val_sequences, s, "val-sequences", default_val)?,
         dtype: cfg.resolve(a.dtype, s, "dtype", d.dtype)?,
+        replicas,
     };
     if t.batch_size == 0 || t.grad_accum == 0 {
         return Err(user("--batch-size and --grad-accum must be at least 1"));
@@ -326,7 +328,7 @@ fn resolve(
         peak_tflops: cfg
             .resolve_opt(a.peak_tflops, s, "peak-tflops")?
             .or(o.and_then(|o| o.peak_tflops)),
-        device: device.to_string(),
+        device,
     };
     Ok((st, out))
 }
@@ -461,7 +463,7 @@ pub fn run(a: TrainArgs, top: &ConfigFile, p: &Printer) -> Result<()> {
             ));
         }
     }
-    let device: DeviceSpec = st.device.parse().map_err(user)?;
+    let devices = parse_list(&st.device)?;
     std::fs::create_dir_all(&out)
         .map_err(|e| user(format!("cannot create {}: {e}", out.display())))?;
     crate::output::write_atomic(
@@ -474,8 +476,8 @@ pub fn run(a: TrainArgs, top: &ConfigFile, p: &Printer) -> Result<()> {
         signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())?;
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    dispatch(
-        device,
+    dispatch_many(
+        &devices,
         Job {
             st,
             out,
@@ -527,9 +529,10 @@ fn validate<B: Backend>(
     sum / idx.len().max(1) as f64
 }
 
-impl BackendTask for Job {
+impl MultiDeviceTask for Job {
     type Output = ();
-    fn run<B: Backend>(self, device: B::Device) -> Result<()> {
+    fn run<B: Backend>(self, devices: Vec<B::Device>) -> Result<()> {
+        let device = devices[0].clone();
         let Job {
             st,
             out,
@@ -611,6 +614,27 @@ impl BackendTask for Job {
             &device,
         );
         model.dtype = compute;
+        // Data-parallel replicas: copies of the model on the other devices.
+        let mut replicas = Vec::with_capacity(devices.len());
+        let weights = super::optim::params_of(&mut model.lm)?;
+        for d in &devices[1..] {
+            let mut lm = model.lm.clone();
+            super::optim::set_params(&mut lm, &weights, d)?;
+            replicas.push(LoadedModel {
+                config: model.config.clone(),
+                lm,
+                rope: Rope::new(
+                    &config.rope_inv_freq(),
+                    config.max_position_embeddings.max(1),
+                    compute,
+                    d,
+                ),
+                source_dtype: model.source_dtype,
+                dtype: compute,
+            });
+        }
+        replicas.insert(0, model);
+        drop(weights);
         let inner_rope = Rope::<B>::new(
             &config.rope_inv_freq(),
             config.max_position_embeddings.max(1),
@@ -666,7 +690,7 @@ impl BackendTask for Job {
             split.train.len(),
             split.val.len(),
             total,
-            t.batch_size * t.grad_accum
+            t.batch_size * t.grad_accum * t.replicas
         ));
         let mut stream = Stream::new(&shards, &split, ts.cursor);
         let started = Instant::now();
@@ -691,7 +715,7 @@ impl BackendTask for Job {
             if stop.load(Ordering::SeqCst) {
                 bar.finish_and_clear();
                 ts.elapsed_s = elapsed0 + started.elapsed().as_secs_f64();
-                let dir = save(&model, &opt, &mut ts, stream.cursor)?;
+                let dir = save(&replicas[0], &opt, &mut ts, stream.cursor)?;
                 return Err(anyhow::Error::new(Interrupted(format!(
                     "interrupted at step {}: checkpoint {} written; continue with `sn9 train --resume --out {}`",
                     ts.step,
@@ -701,17 +725,30 @@ impl BackendTask for Job {
             }
             let t0 = Instant::now();
             let lr = t.schedule.lr_at(ts.step);
-            let micro: Vec<Tensor<Autodiff<B>, 2, Int>> = (0..t.grad_accum)
-                .map(|_| {
+            // Micro-batch a·W + k of the stream goes to replica k.
+            let mut micro: Vec<Vec<Tensor<Autodiff<B>, 2, Int>>> = vec![Vec::new(); devices.len()];
+            for _ in 0..t.grad_accum {
+                for (k, d) in devices.iter().enumerate() {
                     let ids: Vec<i32> = stream
                         .next_batch(t.batch_size)
                         .into_iter()
                         .map(|x| x as i32)
                         .collect();
-                    Tensor::from_data(TensorData::new(ids, [t.batch_size, seq]), &device)
-                })
-                .collect();
-            let s = super::train_step(&mut model, &micro, lr, t.clip, &t.adamw, &mut opt)?;
+                    micro[k].push(Tensor::from_data(
+                        TensorData::new(ids, [t.batch_size, seq]),
+                        d,
+                    ));
+                }
+            }
+            let s = super::train_step_replicas(
+                &mut replicas,
+                &devices,
+                micro,
+                lr,
+                t.clip,
+                &t.adamw,
+                &mut opt,
+            )?;
             if !s.loss.is_finite() {
                 return Err(user(format!(
                     "the loss became {} at step {}; lower --lr or raise --warmup-steps, and \
@@ -720,7 +757,7 @@ impl BackendTask for Job {
                 )));
             }
             ts.step += 1;
-            let n_tok = (t.batch_size * t.grad_accum * seq) as u64;
+            let n_tok = (t.batch_size * t.grad_accum * t.replicas * seq) as u64;
             ts.tokens += n_tok;
             let dt = t0.elapsed().as_secs_f64();
             let tps = n_tok as f64 / dt.max(1e-9);
@@ -766,7 +803,7 @@ impl BackendTask for Job {
             if !split.val.is_empty()
                 && ((st.eval_every > 0 && ts.step % st.eval_every == 0) || last)
             {
-                let inner = model.lm.valid();
+                let inner = replicas[0].lm.valid();
                 let v = validate(
                     &inner,
                     &inner_rope,
@@ -786,7 +823,7 @@ impl BackendTask for Job {
             }
             if (st.save_every > 0 && ts.step % st.save_every == 0) || last {
                 ts.elapsed_s = elapsed0 + started.elapsed().as_secs_f64();
-                let dir = save(&model, &opt, &mut ts, stream.cursor)?;
+                let dir = save(&replicas[0], &opt, &mut ts, stream.cursor)?;
                 bar.suspend(|| p.debug(format!("checkpoint {}", dir.display())));
             }
         }
@@ -795,7 +832,7 @@ impl BackendTask for Job {
         let dtype = Dtype::parse(&st.save_dtype).unwrap_or(Dtype::BF16);
         let tmp = out.join(".model.tmp");
         let _ = std::fs::remove_dir_all(&tmp);
-        model.save(&tmp, dtype, 5_000_000_000)?;
+        replicas[0].save(&tmp, dtype, 5_000_000_000)?;
         let _ = std::fs::remove_dir_all(&final_dir);
         std::fs::rename(&tmp, &final_dir)?;
         let summary = json!({

@@ -38,8 +38,9 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
-/// One optimiser step: forward + backward on each micro-batch (`[b, t]` ids), gradients
-/// averaged over the micro-batches, clipped to `clip` by global norm, then AdamW at `lr`.
+/// One optimiser step on one device: forward + backward on each micro-batch (`[b, t]` ids),
+/// gradients averaged over the micro-batches, clipped to `clip` by global norm, then AdamW at
+/// `lr`.
 pub fn train_step<B: Backend>(
     model: &mut LoadedModel<Autodiff<B>>,
     micro: &[Tensor<Autodiff<B>, 2, Int>],
@@ -48,13 +49,32 @@ pub fn train_step<B: Backend>(
     cfg: &AdamW,
     state: &mut AdamWState<B>,
 ) -> Result<StepStats> {
-    anyhow::ensure!(!micro.is_empty(), "a step needs at least one micro-batch");
-    let k = micro.len() as f64;
+    let device = model.rope.cos.device();
+    train_step_replicas(
+        std::slice::from_mut(model),
+        &[device],
+        vec![micro.to_vec()],
+        lr,
+        clip,
+        cfg,
+        state,
+    )
+}
+
+/// One replica's gradient sums and loss sum.
+type ReplicaOut<B> = (Named<B>, Option<Tensor<B, 1>>);
+
+/// Gradient sums (scaled by `scale`) and the loss sum of one replica's micro-batches.
+fn replica_grads<B: Backend>(
+    model: &mut LoadedModel<Autodiff<B>>,
+    micro: &[Tensor<Autodiff<B>, 2, Int>],
+    scale: f64,
+) -> Result<ReplicaOut<B>> {
     let mut acc: Named<B> = Named::new();
     let mut loss_sum: Option<Tensor<B, 1>> = None;
     for ids in micro {
         let loss = lm_loss(&model.lm, &model.rope, ids.clone());
-        let grads = loss.clone().div_scalar(k).backward();
+        let grads = loss.clone().mul_scalar(scale).backward();
         optim::accumulate(&mut model.lm, &grads, &mut acc)?;
         let l = loss.inner();
         loss_sum = Some(match loss_sum {
@@ -62,15 +82,85 @@ pub fn train_step<B: Backend>(
             None => l,
         });
     }
+    Ok((acc, loss_sum))
+}
+
+/// One data-parallel optimiser step: replica `k` (on `devices[k]`) runs forward + backward on
+/// `micro[k]`, in its own thread; the gradients are summed on device 0 in replica order and
+/// averaged over all micro-batches (so W replicas × A micro-batches equal one device with W·A
+/// micro-batches), clipped, and AdamW runs on replica 0, whose new weights are then copied to
+/// the other replicas.
+pub fn train_step_replicas<B: Backend>(
+    replicas: &mut [LoadedModel<Autodiff<B>>],
+    devices: &[B::Device],
+    micro: Vec<Vec<Tensor<Autodiff<B>, 2, Int>>>,
+    lr: f64,
+    clip: f64,
+    cfg: &AdamW,
+    state: &mut AdamWState<B>,
+) -> Result<StepStats> {
+    let total: usize = micro.iter().map(|m| m.len()).sum();
+    anyhow::ensure!(total > 0, "a step needs at least one micro-batch");
+    anyhow::ensure!(
+        micro.len() == replicas.len() && devices.len() == replicas.len(),
+        "one micro-batch list and one device per replica"
+    );
+    let scale = 1.0 / total as f64;
+    let parts: Vec<Result<ReplicaOut<B>>> = if replicas.len() == 1 {
+        vec![replica_grads(&mut replicas[0], &micro[0], scale)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = replicas
+                .iter_mut()
+                .zip(&micro)
+                .map(|(r, m)| s.spawn(move || replica_grads(r, m, scale)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a replica's thread panicked")))
+                })
+                .collect()
+        })
+    };
+    let dev0 = &devices[0];
+    let mut acc: Named<B> = Named::new();
+    let mut loss_sum: Option<Tensor<B, 1>> = None;
+    for part in parts {
+        let (g, l) = part?;
+        for (name, t) in g {
+            let t = t.to_device(dev0);
+            let sum = match acc.remove(&name) {
+                Some(a) => a + t,
+                None => t,
+            };
+            acc.insert(name, sum);
+        }
+        if let Some(l) = l {
+            let l = l.to_device(dev0);
+            loss_sum = Some(match loss_sum {
+                Some(s) => s + l,
+                None => l,
+            });
+        }
+    }
     let grad_norm = optim::global_norm(&acc);
-    let loss = loss_sum.map_or(0.0, |s| s.into_scalar().elem::<f64>()) / k;
+    let loss = loss_sum.map_or(0.0, |s| s.into_scalar().elem::<f64>()) / total as f64;
+    let (first, rest) = replicas.split_first_mut().expect("non-empty");
     optim::step(
-        &mut model.lm,
+        &mut first.lm,
         &acc,
         optim::clip_coef(grad_norm, clip),
         lr,
         cfg,
         state,
     )?;
+    if !rest.is_empty() {
+        let w = optim::params_of(&mut first.lm)?;
+        for (r, d) in rest.iter_mut().zip(&devices[1..]) {
+            optim::set_params(&mut r.lm, &w, d)?;
+        }
+    }
     Ok(StepStats { loss, grad_norm })
 }

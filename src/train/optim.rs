@@ -73,37 +73,86 @@ fn flat<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, 1> {
     t.reshape([n])
 }
 
-/// Adds the gradients in `grads` to the running sums in `acc` (by parameter name).
-pub fn accumulate<B: Backend>(
+type Grads<B> = <Autodiff<B> as burn::tensor::backend::AutodiffBackend>::Gradients;
+
+/// Calls `f(name, value, grad)` for every parameter, the value flat and without autodiff, the
+/// gradient (flat) when `grads` holds one; a tensor `f` returns replaces the parameter, reshaped,
+/// as a fresh autodiff leaf.
+fn for_each_flat<B: Backend, F>(
     model: &mut CausalLm<Autodiff<B>>,
-    grads: &<Autodiff<B> as burn::tensor::backend::AutodiffBackend>::Gradients,
-    acc: &mut Named<B>,
-) -> Result<()> {
-    struct V<'a, B: Backend> {
-        grads: &'a <Autodiff<B> as burn::tensor::backend::AutodiffBackend>::Gradients,
-        acc: &'a mut Named<B>,
+    grads: Option<&Grads<B>>,
+    f: F,
+) -> Result<()>
+where
+    F: FnMut(&str, Tensor<B, 1>, Option<Tensor<B, 1>>) -> Result<Option<Tensor<B, 1>>>,
+{
+    struct V<'a, B: Backend, F> {
+        grads: Option<&'a Grads<B>>,
+        f: F,
     }
-    impl<B: Backend> ParamVisitor<Autodiff<B>> for V<'_, B> {
+    impl<B: Backend, F> ParamVisitor<Autodiff<B>> for V<'_, B, F>
+    where
+        F: FnMut(&str, Tensor<B, 1>, Option<Tensor<B, 1>>) -> Result<Option<Tensor<B, 1>>>,
+    {
         fn visit<const D: usize>(
             &mut self,
             name: &str,
             p: &mut Param<Tensor<Autodiff<B>, D>>,
         ) -> Result<()> {
             let val = p.val();
-            let g = match val.grad(self.grads) {
-                Some(g) => flat(g),
-                // A parameter that did not take part (cannot happen in this model): zero grad.
-                None => Tensor::zeros([val.shape().num_elements()], &val.device()),
-            };
-            let sum = match self.acc.remove(name) {
-                Some(a) => a + g,
-                None => g,
-            };
-            self.acc.insert(name.to_string(), sum);
+            let dims = val.dims();
+            let g = self.grads.and_then(|g| val.grad(g)).map(flat);
+            if let Some(new) = (self.f)(name, flat(val.inner()), g)? {
+                let w = Tensor::<Autodiff<B>, D>::from_inner(new.reshape(dims)).require_grad();
+                *p = p.clone().map(|_| w);
+            }
             Ok(())
         }
     }
-    model.visit_params(&mut V { grads, acc })
+    model.visit_params(&mut V { grads, f })
+}
+
+/// Adds the gradients in `grads` to the running sums in `acc` (by parameter name).
+pub fn accumulate<B: Backend>(
+    model: &mut CausalLm<Autodiff<B>>,
+    grads: &Grads<B>,
+    acc: &mut Named<B>,
+) -> Result<()> {
+    for_each_flat(model, Some(grads), |name, val, g| {
+        // A parameter that did not take part (cannot happen in this model): zero gradient.
+        let g = g.unwrap_or_else(|| val.zeros_like());
+        let sum = match acc.remove(name) {
+            Some(a) => a + g,
+            None => g,
+        };
+        acc.insert(name.to_string(), sum);
+        Ok(None)
+    })
+}
+
+/// Replaces every parameter of `model` with the values of `src` (flat, by name) moved to
+/// `device`, as fresh autodiff leaves (a replica's weights after the step on replica 0).
+pub fn set_params<B: Backend>(
+    model: &mut CausalLm<Autodiff<B>>,
+    src: &Named<B>,
+    device: &B::Device,
+) -> Result<()> {
+    for_each_flat(model, None, |name, _, _| {
+        let v = src
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no value for {name}"))?;
+        Ok(Some(v.clone().to_device(device)))
+    })
+}
+
+/// Every parameter's value (flat, without autodiff), by name.
+pub fn params_of<B: Backend>(model: &mut CausalLm<Autodiff<B>>) -> Result<Named<B>> {
+    let mut out = Named::new();
+    for_each_flat(model, None, |name, val, _| {
+        out.insert(name.to_string(), val);
+        Ok(None)
+    })?;
+    Ok(out)
 }
 
 /// The global L2 norm over all gradients (as `clip_grad_norm_` computes it), read back.
@@ -140,65 +189,39 @@ pub fn step<B: Backend>(
     state: &mut AdamWState<B>,
 ) -> Result<()> {
     state.step += 1;
-    struct V<'a, B: Backend> {
-        grads: &'a Named<B>,
-        grad_scale: f64,
-        lr: f64,
-        cfg: &'a AdamW,
-        state: &'a mut AdamWState<B>,
-    }
-    impl<B: Backend> ParamVisitor<Autodiff<B>> for V<'_, B> {
-        fn visit<const D: usize>(
-            &mut self,
-            name: &str,
-            p: &mut Param<Tensor<Autodiff<B>, D>>,
-        ) -> Result<()> {
-            let c = self.cfg;
-            let g = self
-                .grads
-                .get(name)
-                .ok_or_else(|| anyhow::anyhow!("no gradient for {name}"))?
-                .clone();
-            let g = if self.grad_scale != 1.0 {
-                g.mul_scalar(self.grad_scale)
-            } else {
-                g
-            };
-            let val = p.val();
-            let dims = val.dims();
-            let mut w = flat(val.inner());
-            if c.decays(name) {
-                w = w.mul_scalar(1.0 - self.lr * c.weight_decay);
-            }
-            let m = match self.state.exp_avg.remove(name) {
-                // torch: exp_avg.lerp_(grad, 1 − β₁)
-                Some(m) => m.clone() + (g.clone() - m).mul_scalar(1.0 - c.beta1),
-                None => g.clone().mul_scalar(1.0 - c.beta1),
-            };
-            let gg = g.clone() * g;
-            let v = match self.state.exp_avg_sq.remove(name) {
-                // torch: exp_avg_sq.mul_(β₂).addcmul_(grad, grad, value=1 − β₂)
-                Some(v) => v.mul_scalar(c.beta2) + gg.mul_scalar(1.0 - c.beta2),
-                None => gg.mul_scalar(1.0 - c.beta2),
-            };
-            let t = self.state.step as i32;
-            let bc1 = 1.0 - c.beta1.powi(t);
-            let bc2 = 1.0 - c.beta2.powi(t);
-            let denom = v.clone().sqrt().div_scalar(bc2.sqrt()).add_scalar(c.eps);
-            w = w - (m.clone() / denom).mul_scalar(self.lr / bc1);
-            self.state.exp_avg.insert(name.to_string(), m);
-            self.state.exp_avg_sq.insert(name.to_string(), v);
-            let w = Tensor::<Autodiff<B>, D>::from_inner(w.reshape(dims)).require_grad();
-            *p = p.clone().map(|_| w);
-            Ok(())
+    let t = state.step as i32;
+    let bc1 = 1.0 - cfg.beta1.powi(t);
+    let bc2 = 1.0 - cfg.beta2.powi(t);
+    for_each_flat(model, None, |name, mut w, _| {
+        let g = grads
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no gradient for {name}"))?
+            .clone();
+        let g = if grad_scale != 1.0 {
+            g.mul_scalar(grad_scale)
+        } else {
+            g
+        };
+        if cfg.decays(name) {
+            w = w.mul_scalar(1.0 - lr * cfg.weight_decay);
         }
-    }
-    model.visit_params(&mut V {
-        grads,
-        grad_scale,
-        lr,
-        cfg,
-        state,
+        let m = match state.exp_avg.remove(name) {
+            // torch: exp_avg.lerp_(grad, 1 − β₁)
+            Some(m) => m.clone() + (g.clone() - m).mul_scalar(1.0 - cfg.beta1),
+            None => g.clone().mul_scalar(1.0 - cfg.beta1),
+        };
+        let gg = g.clone() * g;
+        let v = match state.exp_avg_sq.remove(name) {
+            // torch: exp_avg_sq.mul_(β₂).addcmul_(grad, grad, value=1 − β₂)
+            Some(v) => v.mul_scalar(cfg.beta2) + gg.mul_scalar(1.0 - cfg.beta2),
+            None => gg.mul_scalar(1.0 - cfg.beta2),
+        };
+        // torch: denom = sqrt(v) / sqrt(bc2) + eps; param -= lr / bc1 · m / denom
+        let denom = v.clone().sqrt().div_scalar(bc2.sqrt()).add_scalar(cfg.eps);
+        w = w - (m.clone() / denom).mul_scalar(lr / bc1);
+        state.exp_avg.insert(name.to_string(), m);
+        state.exp_avg_sq.insert(name.to_string(), v);
+        Ok(Some(w))
     })
 }
 
