@@ -7,6 +7,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::hash::{hash_directory, secure_hash};
+use super::repo::{RepoId, commit_sha};
+use super::store::{Hub, Retry, open as open_hub};
+use crate::competition::{Competition, Schedule};
 use crate::error::user;
 use crate::output::{Format, Printer, Table, stdout};
 
@@ -18,6 +21,123 @@ pub enum HubCommand {
     /// Prints the directory hash and, with --hotkey, the secure hash that goes into the chain
     /// commitment (`b64(sha256(directory_hash + hotkey))`).
     Hash(HashArgs),
+    /// Download a model at a pinned commit into the Hugging Face cache (only the files
+    /// validators load: config, safetensors, index, tokenizer; never pickles or code), verify
+    /// it, and print its directory.
+    Pull(PullArgs),
+    /// Commit a model directory to a hub repository (created if needed; large files through Git
+    /// LFS; unchanged files are not uploaded again) and print the commit and the hashes for the
+    /// chain commitment.
+    Push(PushArgs),
+}
+
+/// Where models live: `--hub`, `SN9_HUB`, `HF_ENDPOINT`, then the Hugging Face Hub.
+#[derive(Debug, clap::Args)]
+pub struct HubArgs {
+    /// Hub: https://huggingface.co (or a mirror), or file://DIR for a local hub [default:
+    /// $HF_ENDPOINT, else https://huggingface.co].
+    #[arg(long, env = "SN9_HUB", value_name = "URL")]
+    pub hub: Option<String>,
+    /// Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers).
+    #[arg(long, env = "SN9_HUB_RETRIES", default_value_t = 5)]
+    pub retries: u32,
+    /// First backoff between attempts in milliseconds (doubles, at most 30 s).
+    #[arg(long, env = "SN9_HUB_BACKOFF_MS", default_value_t = 500)]
+    pub backoff_ms: u64,
+}
+
+impl HubArgs {
+    pub fn open(&self) -> Result<Box<dyn Hub>> {
+        let spec = self
+            .hub
+            .clone()
+            .or_else(|| std::env::var("HF_ENDPOINT").ok())
+            .unwrap_or_else(|| "https://huggingface.co".into());
+        open_hub(&spec, token(), self.retry())
+    }
+
+    pub fn retry(&self) -> Retry {
+        Retry {
+            attempts: self.retries.max(1),
+            backoff: std::time::Duration::from_millis(self.backoff_ms),
+        }
+    }
+}
+
+/// `HF_TOKEN`, else the token file of `huggingface-cli login` (`$HF_TOKEN_PATH` or `$HF_HOME/token`).
+pub fn token() -> Option<String> {
+    if let Ok(t) = std::env::var("HF_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Some(t.trim().to_string());
+    }
+    let path = std::env::var_os("HF_TOKEN_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            crate::hub::cache::root_from_env()
+                .parent()
+                .map(|p| p.join("token"))
+                .unwrap_or_default()
+        });
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// Repository id `namespace/name`.
+    pub repo: String,
+    /// The commit (full 40-hex sha) to download, as committed on chain.
+    #[arg(long)]
+    pub revision: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// Also copy the files (not links) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Cache directory [default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Refuse, before downloading, a repository larger than this competition allows.
+    #[arg(long)]
+    pub competition: Option<u16>,
+    /// Competition schedule (JSON) [default: built-in].
+    #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
+    /// The hash the download must have: the secure hash from the chain (with --hotkey) or the
+    /// directory hash.
+    #[arg(long, value_name = "HASH")]
+    pub expect_hash: Option<String>,
+    /// The miner's hotkey (SS58) the secure hash is bound to.
+    #[arg(long, env = "SN9_HOTKEY")]
+    pub hotkey: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// Model directory (config.json + safetensors; other files are not pushed).
+    pub dir: PathBuf,
+    /// Repository id `namespace/name` (at most 38 characters, to fit the commitment).
+    pub repo: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// Create the repository private (as the reference miner does).
+    #[arg(long)]
+    pub private: bool,
+    /// Commit message.
+    #[arg(long, default_value = "Upload model with sn9")]
+    pub message: String,
+    /// The miner's hotkey (SS58): prints the secure hash for the commitment.
+    #[arg(long, env = "SN9_HOTKEY")]
+    pub hotkey: Option<String>,
+    /// Refuse to upload a model this competition would not accept.
+    #[arg(long)]
+    pub competition: Option<u16>,
+    /// Competition schedule (JSON) [default: built-in].
+    #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +155,8 @@ pub struct HashArgs {
 pub fn run(cmd: HubCommand, p: &Printer) -> Result<()> {
     match cmd {
         HubCommand::Hash(a) => hash(a, p),
+        HubCommand::Pull(a) => pull(a, p),
+        HubCommand::Push(a) => push(a, p),
     }
 }
 
@@ -80,5 +202,173 @@ fn hash(a: HashArgs, p: &Printer) -> Result<()> {
         t.write(&mut w)?;
     }
     w.flush()?;
+    Ok(())
+}
+
+fn competition(id: u16, schedule: Option<&std::path::Path>) -> Result<Competition> {
+    let sched = Schedule::load(schedule)?;
+    let at = sched.entries.last().map_or(0, |e| e.from_block);
+    sched.competition(id, at).cloned().ok_or_else(|| {
+        user(format!(
+            "competition {id} is not in the schedule at block {at}"
+        ))
+    })
+}
+
+fn check_hotkey(h: Option<&str>) -> Result<()> {
+    if let Some(h) = h {
+        crate::chain::ss58::decode(h).map_err(|e| user(format!("--hotkey: {e}")))?;
+    }
+    Ok(())
+}
+
+fn pull(a: PullArgs, p: &Printer) -> Result<()> {
+    let repo: RepoId = a.repo.parse()?;
+    let commit = commit_sha(&a.revision)?;
+    check_hotkey(a.hotkey.as_deref())?;
+    let max = match a.competition {
+        Some(id) => Some(
+            competition(id, a.schedule.as_deref())?
+                .constraints
+                .max_bytes,
+        ),
+        None => None,
+    };
+    let hub = a.hub.open()?;
+    let root = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(super::cache::root_from_env);
+    p.info(format!("pulling {repo}@{commit} from {}", hub.location()));
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && p.verbosity >= crate::output::Verbosity::Normal;
+    let got = super::transfer::pull(
+        hub.as_ref(),
+        &repo,
+        &commit,
+        &root,
+        max,
+        a.hub.retry(),
+        progress,
+    )?;
+    let secure = a
+        .hotkey
+        .as_deref()
+        .map(|k| secure_hash(&got.hash.directory_hash, k));
+    if let Some(want) = &a.expect_hash {
+        let have = secure.as_ref().unwrap_or(&got.hash.directory_hash);
+        if have != want {
+            return Err(user(format!(
+                "{repo}@{commit}: the downloaded model hashes to {have}, expected {want}{}; the \
+                 files stay in the cache for inspection ({})",
+                if a.hotkey.is_some() {
+                    " (secure hash with the hotkey)"
+                } else {
+                    ""
+                },
+                got.dir.display()
+            )));
+        }
+    }
+    let dir = match &a.out {
+        Some(out) => {
+            std::fs::create_dir_all(out)
+                .map_err(|e| user(format!("cannot create {}: {e}", out.display())))?;
+            for f in &got.files {
+                let tmp = out.join(format!(".{f}.tmp"));
+                std::fs::copy(got.dir.join(f), &tmp)?;
+                std::fs::rename(&tmp, out.join(f))?;
+            }
+            out.clone()
+        }
+        None => got.dir.clone(),
+    };
+    let mut w = stdout();
+    if p.format == Format::Json {
+        let doc = json!({"repo": repo.to_string(), "commit": commit, "dir": dir,
+            "files": got.files, "bytes": got.bytes, "repo_bytes": got.repo_bytes,
+            "directory_hash": got.hash.directory_hash, "secure_hash": secure,
+            "verified": a.expect_hash.is_some()});
+        writeln!(w, "{doc}")?;
+    } else {
+        writeln!(w, "{}", dir.display())?;
+    }
+    p.info(format!(
+        "{} files, {} bytes; directory hash {}{}",
+        got.files.len(),
+        got.bytes,
+        got.hash.directory_hash,
+        if a.expect_hash.is_some() {
+            " (verified)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+fn push(a: PushArgs, p: &Printer) -> Result<()> {
+    let repo: RepoId = a.repo.parse()?;
+    check_hotkey(a.hotkey.as_deref())?;
+    let (files, skipped) = super::transfer::local_files(&a.dir)?;
+    if !skipped.is_empty() {
+        p.warn(format!(
+            "not pushed (validators do not load them): {}",
+            skipped.join(", ")
+        ));
+    }
+    if let Some(id) = a.competition {
+        let comp = competition(id, a.schedule.as_deref())?;
+        let cfg = crate::model::ModelConfig::from_file(&a.dir.join("config.json"))?;
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        let why = crate::model::command::fit(&cfg, cfg.parameter_count(), bytes, &comp);
+        if !why.is_empty() {
+            return Err(user(format!(
+                "competition {id} would not accept this model: {}; nothing was uploaded",
+                why.join("; ")
+            )));
+        }
+    }
+    let hub = a.hub.open()?;
+    p.info(format!(
+        "pushing {} files to {repo} on {}",
+        files.len(),
+        hub.location()
+    ));
+    let (r, h, secure) = super::transfer::push(
+        hub.as_ref(),
+        &repo,
+        &a.dir,
+        &files,
+        &a.message,
+        a.private,
+        a.hotkey.as_deref(),
+    )?;
+    let mut w = stdout();
+    if p.format == Format::Json {
+        let doc = json!({"repo": repo.to_string(), "commit": r.commit, "committed": r.committed,
+            "uploaded": r.uploaded, "unchanged": r.unchanged,
+            "directory_hash": h.directory_hash, "hotkey": a.hotkey, "secure_hash": secure});
+        writeln!(w, "{doc}")?;
+    } else {
+        let mut t = Table::new(["field", "value"]);
+        t.row(["repo".to_string(), repo.to_string()]);
+        t.row(["commit".to_string(), r.commit.clone()]);
+        t.row(["directory_hash".to_string(), h.directory_hash.clone()]);
+        if let Some(s) = &secure {
+            t.row(["secure_hash".to_string(), s.clone()]);
+        }
+        t.write(&mut w)?;
+    }
+    p.info(if r.committed {
+        format!(
+            "committed {}: {} uploaded, {} unchanged",
+            r.commit,
+            r.uploaded.len(),
+            r.unchanged.len()
+        )
+    } else {
+        format!("nothing changed; {repo} stays at {}", r.commit)
+    });
     Ok(())
 }

@@ -99,10 +99,16 @@ pub struct DirectoryHash {
 
 /// `get_hash_of_directory`.
 pub fn hash_directory(root: &Path) -> Result<DirectoryHash> {
+    hash_files(root, &walk_order(root)?)
+}
+
+/// The directory hash of the files `rels` of `root` (relative paths, in walk order): what
+/// validators compute once they hold exactly these files.
+pub fn hash_files(root: &Path, rels: &[PathBuf]) -> Result<DirectoryHash> {
     let mut outer = Sha256::new();
     let mut files = Vec::new();
-    for rel in walk_order(root)? {
-        let h = hash_file(&root.join(&rel))?;
+    for rel in rels {
+        let h = hash_file(&root.join(rel))?;
         outer.update(h.as_bytes());
         files.push((rel.to_string_lossy().into_owned(), h));
     }

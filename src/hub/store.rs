@@ -1,0 +1,169 @@
+//! What sn9 needs of a model hub, served by the real Hub over HTTP ([`super::http`]) or by a
+//! directory ([`super::local`], `file://DIR`), so the miner → validator flow also runs offline.
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::repo::RepoId;
+use crate::error::user;
+
+/// A file of a repository at a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub path: String,
+    pub size: u64,
+    /// The HF cache etag: the sha256 of an LFS file, the git blob sha1 of a regular one.
+    pub oid: String,
+    pub lfs: bool,
+}
+
+/// A repository at a commit.
+#[derive(Debug, Clone)]
+pub struct RepoInfo {
+    pub commit: String,
+    pub files: Vec<RemoteFile>,
+}
+
+/// A file to push.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    pub path: String,
+    pub abs: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub blob_id: String,
+    pub lfs: bool,
+}
+
+impl LocalFile {
+    /// The oid the hub knows this file by (see [`RemoteFile::oid`]).
+    pub fn oid(&self) -> &str {
+        if self.lfs {
+            &self.sha256
+        } else {
+            &self.blob_id
+        }
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone)]
+pub struct PushResult {
+    pub commit: String,
+    /// Files whose bytes were sent.
+    pub uploaded: Vec<String>,
+    /// Files the hub already held with the same content.
+    pub unchanged: Vec<String>,
+    /// Whether a new commit was made (not when nothing changed).
+    pub committed: bool,
+}
+
+/// A hub.
+pub trait Hub {
+    /// Where it is (for messages).
+    fn location(&self) -> String;
+    /// The repository at `revision` (a commit sha or a branch) with its files.
+    fn info(&self, repo: &RepoId, revision: &str) -> Result<RepoInfo>;
+    /// Writes the bytes of `file` at `commit`, from `offset` to the end, into `out`; returns the
+    /// bytes written. An interrupted transfer is a [`Retryable`] error (the caller resumes).
+    fn read_from(
+        &self,
+        repo: &RepoId,
+        commit: &str,
+        file: &RemoteFile,
+        offset: u64,
+        out: &mut dyn Write,
+    ) -> Result<u64>;
+    /// Commits `files` (the whole model) to the main branch, creating the repository if needed.
+    fn push(
+        &self,
+        repo: &RepoId,
+        files: &[LocalFile],
+        message: &str,
+        private: bool,
+    ) -> Result<PushResult>;
+}
+
+/// A failure worth retrying (connection cut, timeout, HTTP 5xx/429).
+#[derive(Debug)]
+pub struct Retryable(pub String);
+
+impl fmt::Display for Retryable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Retryable {}
+
+pub fn retryable(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Retryable(msg.into()))
+}
+
+/// Retry policy: attempts in all, first backoff (doubling, capped at 30 s).
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Retry {
+    /// Runs `f` until it succeeds, fails with a non-retryable error, or the attempts run out.
+    pub fn run<T>(&self, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut wait = self.backoff;
+        let mut attempt = 1;
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) if e.chain().any(|c| c.is::<Retryable>()) && attempt < self.attempts => {
+                    eprintln!(
+                        "sn9: {what}: {e:#}; retrying in {:.1} s ({attempt}/{})",
+                        wait.as_secs_f64(),
+                        self.attempts - 1
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+                Err(e) if e.chain().any(|c| c.is::<Retryable>()) => {
+                    return Err(user(format!(
+                        "{what}: {e:#} (gave up after {} attempts; the hub may be down, try again later)",
+                        self.attempts
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Opens the hub at `spec`: `file://DIR` (a local hub) or an `http(s)://` endpoint.
+pub fn open(spec: &str, token: Option<String>, retry: Retry) -> Result<Box<dyn Hub>> {
+    if let Some(dir) = spec.strip_prefix("file://") {
+        if dir.is_empty() {
+            return Err(user(
+                "SN9_HUB=file:// needs a directory, e.g. file:///srv/hub",
+            ));
+        }
+        Ok(Box::new(super::local::LocalHub::new(PathBuf::from(dir))))
+    } else if spec.starts_with("http://") || spec.starts_with("https://") {
+        Ok(Box::new(super::http::HttpHub::new(spec, token, retry)))
+    } else {
+        Err(user(format!(
+            "hub `{spec}`: use file://DIR for a local hub or an http(s):// endpoint such as https://huggingface.co"
+        )))
+    }
+}
