@@ -169,6 +169,12 @@ _sn9() {
             sn9__subcmd__help__subcmd__hub,hash)
                 cmd="sn9__subcmd__help__subcmd__hub__subcmd__hash"
                 ;;
+            sn9__subcmd__help__subcmd__hub,pull)
+                cmd="sn9__subcmd__help__subcmd__hub__subcmd__pull"
+                ;;
+            sn9__subcmd__help__subcmd__hub,push)
+                cmd="sn9__subcmd__help__subcmd__hub__subcmd__push"
+                ;;
             sn9__subcmd__help__subcmd__model,convert)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__convert"
                 ;;
@@ -187,11 +193,23 @@ _sn9() {
             sn9__subcmd__hub,help)
                 cmd="sn9__subcmd__hub__subcmd__help"
                 ;;
+            sn9__subcmd__hub,pull)
+                cmd="sn9__subcmd__hub__subcmd__pull"
+                ;;
+            sn9__subcmd__hub,push)
+                cmd="sn9__subcmd__hub__subcmd__push"
+                ;;
             sn9__subcmd__hub__subcmd__help,hash)
                 cmd="sn9__subcmd__hub__subcmd__help__subcmd__hash"
                 ;;
             sn9__subcmd__hub__subcmd__help,help)
                 cmd="sn9__subcmd__hub__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__hub__subcmd__help,pull)
+                cmd="sn9__subcmd__hub__subcmd__help__subcmd__pull"
+                ;;
+            sn9__subcmd__hub__subcmd__help,push)
+                cmd="sn9__subcmd__hub__subcmd__help__subcmd__push"
                 ;;
             sn9__subcmd__model,convert)
                 cmd="sn9__subcmd__model__subcmd__convert"
@@ -1064,7 +1082,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__hub)
-            opts="hash"
+            opts="hash pull push"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1078,6 +1096,34 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__hub__subcmd__hash)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__hub__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__hub__subcmd__push)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1190,7 +1236,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub)
-            opts="-q -v -h --json --quiet --verbose --help hash help"
+            opts="-q -v -h --json --quiet --verbose --help hash pull push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1222,7 +1268,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub__subcmd__help)
-            opts="hash help"
+            opts="hash pull push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1256,6 +1302,130 @@ _sn9() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__hub__subcmd__help__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__hub__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__hub__subcmd__pull)
+            opts="-q -v -h --revision --hub --retries --backoff-ms --out --cache-dir --competition --schedule --expect-hash --hotkey --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --revision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --competition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__hub__subcmd__push)
+            opts="-q -v -h --hub --retries --backoff-ms --private --message --hotkey --competition --schedule --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --message)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --competition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -62,19 +62,49 @@ complete -c sn9 -n "__fish_sn9_using_subcommand score" -l json -d 'Machine-reada
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l hotkey -d 'The miner\'s hotkey (SS58 address) to bind the hash to' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l files -d 'Also list each file\'s hash'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l revision -d 'The commit (full 40-hex sha) to download, as committed on chain' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l hub -d 'Hub: https://huggingface.co (or a mirror), or file://DIR for a local hub [default: $HF_ENDPOINT, else https://huggingface.co]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l retries -d 'Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l backoff-ms -d 'First backoff between attempts in milliseconds (doubles, at most 30 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l out -d 'Also copy the files (not links) into this directory' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l cache-dir -d 'Cache directory [default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l competition -d 'Refuse, before downloading, a repository larger than this competition allows' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l expect-hash -d 'The hash the download must have: the secure hash from the chain (with --hotkey) or the directory hash' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l hotkey -d 'The miner\'s hotkey (SS58) the secure hash is bound to' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l hub -d 'Hub: https://huggingface.co (or a mirror), or file://DIR for a local hub [default: $HF_ENDPOINT, else https://huggingface.co]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l retries -d 'Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l backoff-ms -d 'First backoff between attempts in milliseconds (doubles, at most 30 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l message -d 'Commit message' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l hotkey -d 'The miner\'s hotkey (SS58): prints the secure hash for the commitment' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l competition -d 'Refuse to upload a model this competition would not accept' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l private -d 'Create the repository private (as the reference miner does)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata help" -s q -l quiet -d 'Only errors on stderr'
@@ -290,6 +320,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcom
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'

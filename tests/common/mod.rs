@@ -256,3 +256,4 @@ pub fn json_out(cmd: &mut std::process::Command) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+pub mod fakehub;
