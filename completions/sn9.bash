@@ -52,23 +52,98 @@ _sn9() {
             sn9,train)
                 cmd="sn9__subcmd__train"
                 ;;
+            sn9,wallet)
+                cmd="sn9__subcmd__wallet"
+                ;;
+            sn9__subcmd__chain,block)
+                cmd="sn9__subcmd__chain__subcmd__block"
+                ;;
+            sn9__subcmd__chain,commit)
+                cmd="sn9__subcmd__chain__subcmd__commit"
+                ;;
+            sn9__subcmd__chain,commitments)
+                cmd="sn9__subcmd__chain__subcmd__commitments"
+                ;;
             sn9__subcmd__chain,help)
                 cmd="sn9__subcmd__chain__subcmd__help"
+                ;;
+            sn9__subcmd__chain,local)
+                cmd="sn9__subcmd__chain__subcmd__local"
                 ;;
             sn9__subcmd__chain,metadata)
                 cmd="sn9__subcmd__chain__subcmd__metadata"
                 ;;
+            sn9__subcmd__chain,metagraph)
+                cmd="sn9__subcmd__chain__subcmd__metagraph"
+                ;;
+            sn9__subcmd__chain,weights)
+                cmd="sn9__subcmd__chain__subcmd__weights"
+                ;;
+            sn9__subcmd__chain__subcmd__help,block)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__block"
+                ;;
+            sn9__subcmd__chain__subcmd__help,commit)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__commit"
+                ;;
+            sn9__subcmd__chain__subcmd__help,commitments)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__commitments"
+                ;;
             sn9__subcmd__chain__subcmd__help,help)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__help"
                 ;;
+            sn9__subcmd__chain__subcmd__help,local)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__local"
+                ;;
             sn9__subcmd__chain__subcmd__help,metadata)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__metadata"
+                ;;
+            sn9__subcmd__chain__subcmd__help,metagraph)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__metagraph"
+                ;;
+            sn9__subcmd__chain__subcmd__help,weights)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__weights"
+                ;;
+            sn9__subcmd__chain__subcmd__help__subcmd__local,advance)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__advance"
+                ;;
+            sn9__subcmd__chain__subcmd__help__subcmd__local,init)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__init"
+                ;;
+            sn9__subcmd__chain__subcmd__help__subcmd__local,register)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__register"
                 ;;
             sn9__subcmd__chain__subcmd__help__subcmd__metadata,decode)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__metadata__subcmd__decode"
                 ;;
             sn9__subcmd__chain__subcmd__help__subcmd__metadata,encode)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__metadata__subcmd__encode"
+                ;;
+            sn9__subcmd__chain__subcmd__help__subcmd__weights,set)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__weights__subcmd__set"
+                ;;
+            sn9__subcmd__chain__subcmd__local,advance)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__advance"
+                ;;
+            sn9__subcmd__chain__subcmd__local,help)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__help"
+                ;;
+            sn9__subcmd__chain__subcmd__local,init)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__init"
+                ;;
+            sn9__subcmd__chain__subcmd__local,register)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__register"
+                ;;
+            sn9__subcmd__chain__subcmd__local__subcmd__help,advance)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__advance"
+                ;;
+            sn9__subcmd__chain__subcmd__local__subcmd__help,help)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__chain__subcmd__local__subcmd__help,init)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__init"
+                ;;
+            sn9__subcmd__chain__subcmd__local__subcmd__help,register)
+                cmd="sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__register"
                 ;;
             sn9__subcmd__chain__subcmd__metadata,decode)
                 cmd="sn9__subcmd__chain__subcmd__metadata__subcmd__decode"
@@ -87,6 +162,18 @@ _sn9() {
                 ;;
             sn9__subcmd__chain__subcmd__metadata__subcmd__help,help)
                 cmd="sn9__subcmd__chain__subcmd__metadata__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__chain__subcmd__weights,help)
+                cmd="sn9__subcmd__chain__subcmd__weights__subcmd__help"
+                ;;
+            sn9__subcmd__chain__subcmd__weights,set)
+                cmd="sn9__subcmd__chain__subcmd__weights__subcmd__set"
+                ;;
+            sn9__subcmd__chain__subcmd__weights__subcmd__help,help)
+                cmd="sn9__subcmd__chain__subcmd__weights__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__chain__subcmd__weights__subcmd__help,set)
+                cmd="sn9__subcmd__chain__subcmd__weights__subcmd__help__subcmd__set"
                 ;;
             sn9__subcmd__data,fetch)
                 cmd="sn9__subcmd__data__subcmd__fetch"
@@ -148,14 +235,47 @@ _sn9() {
             sn9__subcmd__help,train)
                 cmd="sn9__subcmd__help__subcmd__train"
                 ;;
+            sn9__subcmd__help,wallet)
+                cmd="sn9__subcmd__help__subcmd__wallet"
+                ;;
+            sn9__subcmd__help__subcmd__chain,block)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__block"
+                ;;
+            sn9__subcmd__help__subcmd__chain,commit)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__commit"
+                ;;
+            sn9__subcmd__help__subcmd__chain,commitments)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__commitments"
+                ;;
+            sn9__subcmd__help__subcmd__chain,local)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__local"
+                ;;
             sn9__subcmd__help__subcmd__chain,metadata)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata"
+                ;;
+            sn9__subcmd__help__subcmd__chain,metagraph)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__metagraph"
+                ;;
+            sn9__subcmd__help__subcmd__chain,weights)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__weights"
+                ;;
+            sn9__subcmd__help__subcmd__chain__subcmd__local,advance)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__advance"
+                ;;
+            sn9__subcmd__help__subcmd__chain__subcmd__local,init)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__init"
+                ;;
+            sn9__subcmd__help__subcmd__chain__subcmd__local,register)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__register"
                 ;;
             sn9__subcmd__help__subcmd__chain__subcmd__metadata,decode)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__decode"
                 ;;
             sn9__subcmd__help__subcmd__chain__subcmd__metadata,encode)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__encode"
+                ;;
+            sn9__subcmd__help__subcmd__chain__subcmd__weights,set)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__weights__subcmd__set"
                 ;;
             sn9__subcmd__help__subcmd__data,fetch)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__fetch"
@@ -186,6 +306,12 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__model,init)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__init"
+                ;;
+            sn9__subcmd__help__subcmd__wallet,create)
+                cmd="sn9__subcmd__help__subcmd__wallet__subcmd__create"
+                ;;
+            sn9__subcmd__help__subcmd__wallet,show)
+                cmd="sn9__subcmd__help__subcmd__wallet__subcmd__show"
                 ;;
             sn9__subcmd__hub,hash)
                 cmd="sn9__subcmd__hub__subcmd__hash"
@@ -241,6 +367,24 @@ _sn9() {
             sn9__subcmd__model__subcmd__help,init)
                 cmd="sn9__subcmd__model__subcmd__help__subcmd__init"
                 ;;
+            sn9__subcmd__wallet,create)
+                cmd="sn9__subcmd__wallet__subcmd__create"
+                ;;
+            sn9__subcmd__wallet,help)
+                cmd="sn9__subcmd__wallet__subcmd__help"
+                ;;
+            sn9__subcmd__wallet,show)
+                cmd="sn9__subcmd__wallet__subcmd__show"
+                ;;
+            sn9__subcmd__wallet__subcmd__help,create)
+                cmd="sn9__subcmd__wallet__subcmd__help__subcmd__create"
+                ;;
+            sn9__subcmd__wallet__subcmd__help,help)
+                cmd="sn9__subcmd__wallet__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__wallet__subcmd__help,show)
+                cmd="sn9__subcmd__wallet__subcmd__help__subcmd__show"
+                ;;
             *)
                 ;;
         esac
@@ -248,7 +392,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train model device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train model wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,7 +410,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain)
-            opts="-q -v -h --json --quiet --verbose --help metadata help"
+            opts="-q -v -h --json --quiet --verbose --help metadata block metagraph commitments commit weights local help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,9 +423,133 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        sn9__subcmd__chain__subcmd__help)
-            opts="metadata help"
+        sn9__subcmd__chain__subcmd__block)
+            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__commit)
+            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__commitments)
+            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help)
+            opts="metadata block metagraph commitments commit weights local help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__block)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__commit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__commitments)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -296,6 +564,62 @@ _sn9() {
         sn9__subcmd__chain__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__local)
+            opts="init register advance"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__advance)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__local__subcmd__register)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -342,6 +666,226 @@ _sn9() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__metagraph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__weights)
+            opts="set"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__weights__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local)
+            opts="-q -v -h --json --quiet --verbose --help init register advance help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__advance)
+            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__help)
+            opts="init register advance help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__advance)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__help__subcmd__register)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__init)
+            opts="-q -v -h --netuid --block --tempo --weights-rate-limit --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tempo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weights-rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__local__subcmd__register)
+            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --stake --validator --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stake)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -452,6 +996,122 @@ _sn9() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__metagraph)
+            opts="-q -v -h --network --netuid --csv --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__weights)
+            opts="-q -v -h --json --quiet --verbose --help set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__weights__subcmd__help)
+            opts="set help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__weights__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__weights__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__weights__subcmd__set)
+            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --dry-run --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -872,7 +1532,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain data eval eval-worker train model device completions help"
+            opts="competitions score hub chain data eval eval-worker train model wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -886,8 +1546,106 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__chain)
-            opts="metadata"
+            opts="metadata block metagraph commitments commit weights local"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__block)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__commit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__commitments)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__local)
+            opts="init register advance"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__advance)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__local__subcmd__register)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -928,6 +1686,48 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__chain__subcmd__metadata__subcmd__encode)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__metagraph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__weights)
+            opts="set"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__weights__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1224,6 +2024,48 @@ _sn9() {
         sn9__subcmd__help__subcmd__train)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__wallet)
+            opts="show create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__wallet__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__wallet__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1794,6 +2636,136 @@ _sn9() {
                     ;;
                 --dtype)
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet)
+            opts="-q -v -h --json --quiet --verbose --help show create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__create)
+            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --hotkey-only --no-password --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__help)
+            opts="show create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__wallet__subcmd__show)
+            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --check-coldkey --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

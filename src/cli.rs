@@ -68,6 +68,9 @@ pub enum Command {
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
+    /// Wallets in bittensor's format: show addresses, create keys.
+    #[command(subcommand)]
+    Wallet(crate::wallet::command::WalletCommand),
     /// Show the compute backends compiled in and check that a device works.
     Device {
         /// Device to check: cpu, cuda:N or wgpu:N.
@@ -111,6 +114,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
+        Command::Wallet(c) => crate::wallet::command::run(c, &printer),
         Command::Train(a) => crate::train::command::run(*a, &cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {

@@ -15,3 +15,4 @@ pub mod output;
 pub mod score;
 pub mod settings;
 pub mod train;
+pub mod wallet;

@@ -4,15 +4,133 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use super::local::{Hyperparams, LocalChain, block_hash, check_weights, commitment_valid, payload};
 use super::metadata::{ModelId, validate_repo_id};
 use crate::error::user;
 use crate::output::{Format, Printer, stdout};
+use crate::wallet::command::WalletArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ChainCommand {
     /// Build or parse the model metadata a miner commits on chain.
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// The head block and its hash.
+    Block {
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// The subnet's neurons: uid, hotkey, coldkey, stake, validator permit, last update.
+    Metagraph {
+        #[command(flatten)]
+        net: NetArgs,
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Every hotkey's commitment with its block, parsed as model metadata (invalid ones with
+    /// the reason).
+    Commitments {
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128
+    /// bytes) with the wallet's hotkey.
+    Commit {
+        /// The metadata string (from `sn9 chain metadata encode`).
+        metadata: String,
+        #[command(flatten)]
+        net: NetArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+    },
+    /// Weights on chain.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+    /// The local chain (`--network file://DIR`): create it, register neurons, advance blocks.
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+/// Which chain: `--network` and `--netuid`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetArgs {
+    /// finney, test, local, ws(s)://URL, or file://DIR for a local chain.
+    #[arg(long, env = "SN9_NETWORK", default_value = "finney")]
+    pub network: String,
+    /// Subnet id.
+    #[arg(long, env = "SN9_NETUID", default_value_t = crate::competition::constants::SUBNET_UID)]
+    pub netuid: u16,
+}
+
+impl NetArgs {
+    /// The local chain, or a clear error for networks this build cannot reach yet.
+    pub fn local(&self) -> Result<LocalChain> {
+        match self.network.strip_prefix("file://") {
+            Some(dir) => LocalChain::open(std::path::Path::new(dir)),
+            None => Err(user(format!(
+                "--network {}: this build talks to a local chain only (file://DIR); the subtensor \
+                 client (subxt) is not wired in yet. Create one with `sn9 chain local init DIR`",
+                self.network
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WeightsCommand {
+    /// Set weights from a weights document (`sn9 score --out FILE`): its u16 uids and weights
+    /// and version key, signed by the wallet's hotkey, after the chain's own checks.
+    Set {
+        /// The weights document (JSON, `-` for stdin).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        net: NetArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// Check and print what would be signed (hex), submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LocalCommand {
+    /// Create a local chain in DIR with one subnet.
+    Init {
+        dir: std::path::PathBuf,
+        /// Subnet id.
+        #[arg(long, default_value_t = crate::competition::constants::SUBNET_UID)]
+        netuid: u16,
+        /// Head block to start from.
+        #[arg(long, default_value_t = 1000)]
+        block: u64,
+        /// Blocks per epoch.
+        #[arg(long, default_value_t = 360)]
+        tempo: u64,
+        /// Blocks between two weight settings of one validator.
+        #[arg(long, default_value_t = 100)]
+        weights_rate_limit: u64,
+    },
+    /// Register the wallet's hotkey on the subnet (the next uid).
+    Register {
+        #[command(flatten)]
+        net: NetArgs,
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// Stake in TAO.
+        #[arg(long, default_value_t = 0.0)]
+        stake: f64,
+        /// Give it a validator permit.
+        #[arg(long)]
+        validator: bool,
+    },
+    /// Move the head N blocks on.
+    Advance {
+        blocks: u64,
+        #[command(flatten)]
+        net: NetArgs,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -40,7 +158,10 @@ pub enum MetadataCommand {
 }
 
 pub fn run(cmd: ChainCommand, p: &Printer) -> Result<()> {
-    let ChainCommand::Metadata(m) = cmd;
+    let m = match cmd {
+        ChainCommand::Metadata(m) => m,
+        other => return run_chain(other, p),
+    };
     let mut w = stdout();
     match m {
         MetadataCommand::Encode {
@@ -94,6 +215,302 @@ pub fn run(cmd: ChainCommand, p: &Printer) -> Result<()> {
                     )?;
                 }
             }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Checks a commitment string as validators will parse it, before anything is signed.
+fn check_metadata(s: &str) -> Result<ModelId> {
+    let id = ModelId::parse(s).map_err(|e| user(e.to_string()))?;
+    validate_repo_id(&format!("{}/{}", id.namespace, id.name)).map_err(user)?;
+    match &id.commit {
+        Some(c) if c.len() == 40 && c.chars().all(|x| x.is_ascii_hexdigit()) => {}
+        _ => {
+            return Err(user(format!(
+                "`{s}`: the commit field must be a 40-hex Hub commit sha"
+            )));
+        }
+    }
+    if id.secure_hash.as_ref().is_none_or(|h| h.len() != 44) {
+        return Err(user(format!(
+            "`{s}`: the secure hash must be 44 base64 characters (`sn9 hub push --hotkey` prints it)"
+        )));
+    }
+    id.to_commitment().map_err(user)?;
+    Ok(id)
+}
+
+/// The u16 uids, weights and version key of a weights document.
+fn read_weights(path: &std::path::Path, netuid: u16) -> Result<(Vec<u16>, Vec<u16>, u64)> {
+    let text = crate::output::read_to_string(path)?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| user(format!("{}: not a weights document ({e})", path.display())))?;
+    if v["schema"] != "sn9.weights" {
+        return Err(user(format!(
+            "{}: schema {}, expected sn9.weights (the output of `sn9 score --out FILE`)",
+            path.display(),
+            v["schema"]
+        )));
+    }
+    if let Some(n) = v["netuid"].as_u64()
+        && n != netuid as u64
+    {
+        return Err(user(format!(
+            "{} was scored for netuid {n}, not {netuid}",
+            path.display()
+        )));
+    }
+    let list = |k: &str| -> Result<Vec<u16>> {
+        v[k].as_array()
+            .ok_or_else(|| user(format!("{}: no `{k}`", path.display())))?
+            .iter()
+            .map(|x| {
+                x.as_u64()
+                    .and_then(|x| u16::try_from(x).ok())
+                    .ok_or_else(|| user(format!("{}: `{k}` holds {x}, not a u16", path.display())))
+            })
+            .collect()
+    };
+    let version = v["version_key"]
+        .as_u64()
+        .unwrap_or(crate::competition::constants::SPEC_VERSION);
+    Ok((list("u16_uids")?, list("u16_weights")?, version))
+}
+
+fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
+    let mut w = stdout();
+    match cmd {
+        ChainCommand::Metadata(_) => unreachable!("handled by run"),
+        ChainCommand::Block { net } => {
+            let s = net.local()?.read()?;
+            let h = block_hash(&s.genesis_hash, s.block);
+            if p.format == Format::Json {
+                writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"block": s.block, "hash": h, "genesis_hash": s.genesis_hash})
+                )?;
+            } else {
+                writeln!(w, "{}\t{h}", s.block)?;
+            }
+        }
+        ChainCommand::Metagraph { net, csv } => {
+            let s = net.local()?.read()?;
+            let sn = s
+                .subnets
+                .get(&net.netuid)
+                .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
+            if p.format == Format::Json {
+                writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"netuid": net.netuid, "block": s.block,
+                    "block_hash": block_hash(&s.genesis_hash, s.block), "neurons": sn.neurons,
+                    "hyperparams": sn.hyperparams})
+                )?;
+            } else {
+                let mut t = crate::output::Table::new([
+                    "uid",
+                    "hotkey",
+                    "coldkey",
+                    "stake",
+                    "validator_permit",
+                    "last_update",
+                    "registered_at",
+                ]);
+                for n in &sn.neurons {
+                    t.row([
+                        n.uid.to_string(),
+                        n.hotkey.clone(),
+                        n.coldkey.clone(),
+                        n.stake.to_string(),
+                        n.validator_permit.to_string(),
+                        n.last_update.to_string(),
+                        n.registered_at.to_string(),
+                    ]);
+                }
+                if csv {
+                    t.write_csv(&mut w)?;
+                } else {
+                    t.write(&mut w)?;
+                }
+            }
+        }
+        ChainCommand::Commitments { net } => {
+            let s = net.local()?.read()?;
+            let sn = s
+                .subnets
+                .get(&net.netuid)
+                .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
+            let mut rows = Vec::new();
+            for n in &sn.neurons {
+                let Some(c) = sn.commitments.get(&n.hotkey) else {
+                    continue;
+                };
+                let parsed = if !commitment_valid(&s.genesis_hash, net.netuid, &n.hotkey, c) {
+                    Err("the signature does not verify".to_string())
+                } else {
+                    ModelId::parse(&c.data).map_err(|e| e.to_string())
+                };
+                rows.push((n.uid, n.hotkey.clone(), c, parsed));
+            }
+            if p.format == Format::Json {
+                for (uid, hk, c, parsed) in &rows {
+                    let doc = match parsed {
+                        Ok(id) => {
+                            serde_json::json!({"uid": uid, "hotkey": hk, "block": c.block, "data": c.data, "model_id": id})
+                        }
+                        Err(e) => {
+                            serde_json::json!({"uid": uid, "hotkey": hk, "block": c.block, "data": c.data, "invalid": e})
+                        }
+                    };
+                    writeln!(w, "{doc}")?;
+                }
+            } else {
+                let mut t = crate::output::Table::new([
+                    "uid",
+                    "hotkey",
+                    "block",
+                    "competition",
+                    "repo",
+                    "commit",
+                    "note",
+                ]);
+                for (uid, hk, c, parsed) in &rows {
+                    match parsed {
+                        Ok(id) => t.row([
+                            uid.to_string(),
+                            hk.clone(),
+                            c.block.to_string(),
+                            id.competition_id.to_string(),
+                            format!("{}/{}", id.namespace, id.name),
+                            id.commit.clone().unwrap_or_default(),
+                            String::new(),
+                        ]),
+                        Err(e) => t.row([
+                            uid.to_string(),
+                            hk.clone(),
+                            c.block.to_string(),
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                            format!("invalid: {e}"),
+                        ]),
+                    }
+                }
+                t.write(&mut w)?;
+            }
+        }
+        ChainCommand::Commit {
+            metadata,
+            net,
+            wallet,
+        } => {
+            check_metadata(&metadata)?;
+            let chain = net.local()?;
+            let key = wallet.hotkey()?;
+            let block = chain.commit(net.netuid, &key, &metadata)?;
+            if p.format == Format::Json {
+                writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"block": block, "hotkey": key.ss58(), "netuid": net.netuid, "metadata": metadata})
+                )?;
+            } else {
+                writeln!(w, "{block}")?;
+            }
+            p.info(format!("committed at block {block} by {}", key.ss58()));
+        }
+        ChainCommand::Weights(WeightsCommand::Set {
+            file,
+            net,
+            wallet,
+            dry_run,
+        }) => {
+            let (uids, weights, version) = read_weights(&file, net.netuid)?;
+            let chain = net.local()?;
+            let key = wallet.hotkey()?;
+            if dry_run {
+                let s = chain.read()?;
+                let sn = s
+                    .subnets
+                    .get(&net.netuid)
+                    .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
+                check_weights(sn, &key.ss58(), &uids, &weights, version, s.block + 1)?;
+                let body = serde_json::to_string(&(&uids, &weights, version))?;
+                let pl = payload(&s.genesis_hash, "set_weights", net.netuid, &body);
+                writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"dry_run": true, "netuid": net.netuid, "hotkey": key.ss58(),
+                    "uids": uids, "weights": weights, "version_key": version,
+                    "signer_payload": format!("0x{}", crate::hub::repo::hex(&pl))})
+                )?;
+                p.info("dry run: checked, nothing submitted");
+            } else {
+                let block = chain.set_weights(net.netuid, &key, &uids, &weights, version)?;
+                if p.format == Format::Json {
+                    writeln!(
+                        w,
+                        "{}",
+                        serde_json::json!({"block": block, "hotkey": key.ss58(), "netuid": net.netuid, "uids": uids.len()})
+                    )?;
+                } else {
+                    writeln!(w, "{block}")?;
+                }
+                p.info(format!(
+                    "weights for {} uids set at block {block}",
+                    uids.len()
+                ));
+            }
+        }
+        ChainCommand::Local(LocalCommand::Init {
+            dir,
+            netuid,
+            block,
+            tempo,
+            weights_rate_limit,
+        }) => {
+            let hp = Hyperparams {
+                tempo,
+                weights_rate_limit,
+                ..Default::default()
+            };
+            let c = LocalChain::init(&dir, netuid, block, hp)?;
+            let s = c.read()?;
+            writeln!(
+                w,
+                "file://{}",
+                std::fs::canonicalize(&dir).unwrap_or(dir).display()
+            )?;
+            p.info(format!("local chain at block {}, subnet {netuid}", s.block));
+        }
+        ChainCommand::Local(LocalCommand::Register {
+            net,
+            wallet,
+            stake,
+            validator,
+        }) => {
+            let chain = net.local()?;
+            let s = wallet.spec();
+            let hot = crate::wallet::hotkey_address(&s)?;
+            let cold = crate::wallet::read_address(&s.dir().join("coldkeypub.txt"))?;
+            let uid = chain.register(net.netuid, &hot, &cold, stake, validator)?;
+            if p.format == Format::Json {
+                writeln!(
+                    w,
+                    "{}",
+                    serde_json::json!({"uid": uid, "hotkey": hot, "coldkey": cold, "netuid": net.netuid})
+                )?;
+            } else {
+                writeln!(w, "{uid}")?;
+            }
+        }
+        ChainCommand::Local(LocalCommand::Advance { blocks, net }) => {
+            let b = net.local()?.advance(blocks)?;
+            writeln!(w, "{b}")?;
         }
     }
     w.flush()?;

@@ -1,5 +1,6 @@
 //! Chain-side data: model metadata commitments and SS58 addresses.
 
 pub mod command;
+pub mod local;
 pub mod metadata;
 pub mod ss58;
