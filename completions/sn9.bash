@@ -52,6 +52,9 @@ _sn9() {
             sn9,train)
                 cmd="sn9__subcmd__train"
                 ;;
+            sn9,validate)
+                cmd="sn9__subcmd__validate"
+                ;;
             sn9,wallet)
                 cmd="sn9__subcmd__wallet"
                 ;;
@@ -235,6 +238,9 @@ _sn9() {
             sn9__subcmd__help,train)
                 cmd="sn9__subcmd__help__subcmd__train"
                 ;;
+            sn9__subcmd__help,validate)
+                cmd="sn9__subcmd__help__subcmd__validate"
+                ;;
             sn9__subcmd__help,wallet)
                 cmd="sn9__subcmd__help__subcmd__wallet"
                 ;;
@@ -392,7 +398,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train model wallet device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train model validate wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,7 +430,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__block)
-            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --at --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -435,6 +441,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1298,7 +1308,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__pack)
-            opts="-q -v -h --tokenizer --eos-id --max-doc-tokens --seq-len --text-field --txt-split --sequences-per-shard --out --force --json --quiet --verbose --help"
+            opts="-q -v -h --tokenizer --eos-id --max-doc-tokens --seq-len --text-field --txt-split --sequences-per-shard --task --out --force --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1329,6 +1339,10 @@ _sn9() {
                     return 0
                     ;;
                 --sequences-per-shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1532,7 +1546,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain data eval eval-worker train model wallet device completions help"
+            opts="competitions score hub chain data eval eval-worker train model validate wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2022,6 +2036,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__train)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2636,6 +2664,76 @@ _sn9() {
                     ;;
                 --dtype)
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__validate)
+            opts="-q -v -h --once --state-dir --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --dry-run --keep-rounds --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --eval-data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokenizer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --time-limit-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -39,6 +39,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval" -d 'Evaluate models o
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "validate" -d 'One validator round for cron: sync, choose models, download, evaluate, score, set weights; resumable, locked, pruned'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "wallet" -d 'Wallets in bittensor\'s format: show addresses, create keys'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
@@ -112,7 +113,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subco
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "block" -d 'The head block and its hash'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "commitments" -d 'Every hotkey\'s commitment with its block, parsed as model metadata (invalid ones with the reason)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
@@ -128,6 +129,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l at -d 'A past block whose hash to print' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s v -l verbose -d 'More detail on stderr'
@@ -170,7 +172,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -f -a "advance" -d 'Move the head N blocks on'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "block" -d 'The head block and its hash'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "commitments" -d 'Every hotkey\'s commitment with its block, parsed as model metadata (invalid ones with the reason)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
@@ -213,6 +215,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 paragraphs\t'Documents are separated by blank lines'
 lines\t'Every line is a document'"
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l sequences-per-shard -d 'Sequences per shard file' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l task -d 'Write one shard named after this evaluation task (e.g. FINEWEB), as `data sample` does, so `sn9 eval` scores it as that task (held-out data for offline evaluation)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l out -d 'Output directory' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
@@ -354,6 +357,26 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l state-dir -d 'Validator state directory' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-path -d 'Wallets directory [default: ~/.bittensor/wallets]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-name -d 'Wallet (coldkey) name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-hotkey -d 'Hotkey name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l hub -d 'Model hub (https://huggingface.co, a mirror, or file://DIR) [default: $HF_ENDPOINT, else the Hub]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l eval-data -d 'Evaluation data: token shards, one per task (e.g. `sn9 data pack --task NAME`), used instead of sampling the datasets at the sync block (offline rounds, tests)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l tokenizer -d 'The competition\'s tokenizer (tokenizer.json or its directory), to sample the evaluation data at the sync block' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l time-limit-s -d 'Seconds one model may take to evaluate (its own process is killed after)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l keep-rounds -d 'Finished round directories to keep' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l once -d 'Run one round and exit (the only mode: schedule it with cron or a systemd timer)'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l dry-run -d 'Stop before submitting weights (and keep state.json as it was)'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -s v -l verbose -d 'More detail on stderr'
@@ -392,24 +415,25 @@ complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "wallet" -d 'Wallets in bittensor\'s format: show addresses, create keys'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model wallet device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "competitions" -d 'Show the competition schedule: ids, reward shares, model constraints, epsilon, tasks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "score" -d 'Score a round: evaluation results + previous state → new state and weights, exactly as the reference validator computes them'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "hub" -d 'Hugging Face side: model directory hashes'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "chain" -d 'Chain side: model metadata commitments'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "data" -d 'Data: the validator\'s evaluation data for a block'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "eval" -d 'Evaluate models on sampled batches: the validator\'s per-task loss with its sanity gate, as JSON Lines for `sn9 score`'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "validate" -d 'One validator round for cron: sync, choose models, download, evaluate, score, set weights; resumable, locked, pruned'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "wallet" -d 'Wallets in bittensor\'s format: show addresses, create keys'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish) on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train model validate wallet device completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "hash" -d 'Hash a model directory the way validators do, and bind it to a hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from hub" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "block" -d 'The head block and its hash'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "commitments" -d 'Every hotkey\'s commitment with its block, parsed as model metadata (invalid ones with the reason)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'

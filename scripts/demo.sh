@@ -1,27 +1,83 @@
 #!/usr/bin/env bash
-# make demo: score two sample rounds from fixtures the way a validator would, carrying the EMA
-# state between them, and explain each uid's weight. No network, no chain.
+# make demo: the whole subnet offline on 2 cores, in minutes. A local chain and a local hub;
+# a validator and three miners; three tiny Llamas trained on the fixture corpus for different
+# numbers of steps; each pushed to the hub and committed on chain at a different block; then two
+# `sn9 validate --once` rounds with blocks advanced between them, and the weights explained.
+#   bash scripts/demo.sh [SN9_BINARY] [WORK_DIR]
 set -euo pipefail
-bin=${1:-target/release/sn9}
+bin=$(realpath "${1:-target/release/sn9}")
 here=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/sn9-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/sn9-demo.XXXXXX")}
+mkdir -p "$work"
+cd "$work"
+say() { printf '\n== %s\n' "$*"; }
+sn9() { "$bin" "$@"; }
+export SN9_NETWORK="file://$work/chain" SN9_HUB="file://$work/hub" SN9_WALLET_PATH="$work/wallets"
+export SN9_SCHEDULE="$here/fixtures/demo/schedule.json" HF_HOME="$work/hf" SN9_NETUID=9
+corpus="$here/fixtures/corpus/tiny.jsonl"
+tok="$here/fixtures/tokenizer/bytes"
 
-echo "== competitions in force at block 5200000"
-"$bin" competitions --block 5200000
-echo
-echo "== round 1 (block 5200000): weights and why"
-"$bin" score "$here/fixtures/demo/round1.jsonl" --block 5200000 --neurons 32 \
-  --state "$work/state.json" --explain
-echo
-echo "== round 2 (block 5200300): the EMA carries round 1 forward"
-"$bin" score "$here/fixtures/demo/round2.jsonl" --block 5200300 \
-  --state "$work/state.json" --out "$work/weights.json" --explain
-echo
-echo "== what a validator would send on chain (u16 weights, version key 4062), from $work/weights.json"
-python3 - "$work/weights.json" <<'PY' || cat "$work/weights.json"
-import json, sys
-d = json.load(open(sys.argv[1]))
-print("uids   ", d["u16_uids"])
-print("weights", d["u16_weights"])
+say "a local chain (subnet 9, weights rate limit 10 blocks) and the competition"
+sn9 chain local init "$work/chain" --weights-rate-limit 10 --block 1000 >/dev/null
+sn9 competitions
+
+say "wallets: a validator and three miners, registered on subnet 9"
+for w in vali m1 m2 m3; do sn9 -q wallet create --no-password --wallet-name "$w" >/dev/null; done
+sn9 -q chain local register --wallet-name vali --stake 10000 --validator >/dev/null
+for w in m1 m2 m3; do sn9 -q chain local register --wallet-name "$w" >/dev/null; done
+sn9 chain metagraph
+
+say "data: the fixture corpus packed for training (first 320 documents) and held out for evaluation"
+head -n 320 "$corpus" > train.jsonl
+tail -n 80 "$corpus" > heldout.jsonl
+sn9 -q data pack train.jsonl --tokenizer "$tok" --seq-len 32 --out shards >/dev/null
+sn9 -q data pack heldout.jsonl --tokenizer "$tok" --seq-len 32 --task TINY --out eval >/dev/null
+
+say "miners: train, push, commit (m1 trains longest and commits first)"
+steps=(0 240 80 20)
+for i in 1 2 3; do
+  w=m$i
+  sn9 -q train --data shards --model "$here/fixtures/demo/model.json" --out "run-$w" \
+    --steps "${steps[$i]}" --batch-size 8 --lr 5e-3 --warmup-steps 10 --seed "$i" --competition 2 >/dev/null
+  hk=$(sn9 --json wallet show --wallet-name "$w" | sed 's/.*"hotkey":"\([^"]*\)".*/\1/')
+  pushed=$(sn9 --json -q hub push "run-$w/model" "miner$i/tiny-llama" --hotkey "$hk" --competition 2)
+  commit=$(echo "$pushed" | sed 's/.*"commit":"\([^"]*\)".*/\1/')
+  secure=$(echo "$pushed" | sed 's/.*"secure_hash":"\([^"]*\)".*/\1/')
+  meta=$(sn9 chain metadata encode "miner$i/tiny-llama" --commit "$commit" --secure-hash "$secure" --competition 2)
+  block=$(sn9 -q chain commit "$meta" --wallet-name "$w")
+  echo "$w: ${steps[$i]} steps, validation loss $(grep '"val"' "run-$w/metrics.jsonl" | tail -1 | sed 's/.*"val_loss":\([0-9.]*\).*/\1/'), committed at block $block"
+  sn9 -q chain local advance 3 >/dev/null
+done
+sn9 chain commitments
+
+say "the evaluation delay passes (10 blocks)"
+sn9 chain local advance 12
+[ -n "${SN9_DEMO_SETUP_ONLY:-}" ] && exit 0
+why() { # the reasons of the models scored inf in the last round
+  python3 - "$work/vali-state/rounds" <<'PY' || true
+import json, os, sys
+d = sys.argv[1]; last = max(os.listdir(d), key=int)
+for l in open(os.path.join(d, last, "results.jsonl")):
+    r = json.loads(l)
+    if r.get("error"):
+        print(f"uid {r['uid']} scored inf: {r['error']}")
 PY
+}
+
+say "validator round 1"
+sn9 validate --once --state-dir vali-state --eval-data eval --wallet-name vali --time-limit-s 300
+why
+
+say "20 blocks later (past the weights rate limit): validator round 2, the EMA carried forward"
+sn9 chain local advance 20 >/dev/null
+sn9 validate --once --state-dir vali-state --eval-data eval --wallet-name vali --time-limit-s 300
+
+say "weights on the local chain"
+python3 - "$work/chain/chain.json" <<'PY' || true
+import json, sys
+s = json.load(open(sys.argv[1]))
+for w in s["subnets"]["9"]["weights"]:
+    print(f"block {w['block']}: uid {w['uid']} set uids {w['uids']} -> {w['weights']}")
+PY
+echo
+echo "everything is in $work"

@@ -68,6 +68,9 @@ pub enum Command {
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
+    /// One validator round for cron: sync, choose models, download, evaluate, score, set weights;
+    /// resumable, locked, pruned.
+    Validate(Box<crate::validate::ValidateArgs>),
     /// Wallets in bittensor's format: show addresses, create keys.
     #[command(subcommand)]
     Wallet(crate::wallet::command::WalletCommand),
@@ -114,6 +117,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(c) => crate::model::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
+        Command::Validate(a) => crate::validate::run(*a, &printer),
         Command::Wallet(c) => crate::wallet::command::run(c, &printer),
         Command::Train(a) => crate::train::command::run(*a, &cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),

@@ -15,4 +15,5 @@ pub mod output;
 pub mod score;
 pub mod settings;
 pub mod train;
+pub mod validate;
 pub mod wallet;

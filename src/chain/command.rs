@@ -15,10 +15,13 @@ pub enum ChainCommand {
     /// Build or parse the model metadata a miner commits on chain.
     #[command(subcommand)]
     Metadata(MetadataCommand),
-    /// The head block and its hash.
+    /// The head block and its hash (or the hash of block --at N).
     Block {
         #[command(flatten)]
         net: NetArgs,
+        /// A past block whose hash to print.
+        #[arg(long, value_name = "N")]
+        at: Option<u64>,
     },
     /// The subnet's neurons: uid, hotkey, coldkey, stake, validator permit, last update.
     Metagraph {
@@ -283,17 +286,24 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
     let mut w = stdout();
     match cmd {
         ChainCommand::Metadata(_) => unreachable!("handled by run"),
-        ChainCommand::Block { net } => {
+        ChainCommand::Block { net, at } => {
             let s = net.local()?.read()?;
-            let h = block_hash(&s.genesis_hash, s.block);
+            let b = at.unwrap_or(s.block);
+            if b > s.block {
+                return Err(user(format!(
+                    "block {b} is in the future (head {})",
+                    s.block
+                )));
+            }
+            let h = block_hash(&s.genesis_hash, b);
             if p.format == Format::Json {
                 writeln!(
                     w,
                     "{}",
-                    serde_json::json!({"block": s.block, "hash": h, "genesis_hash": s.genesis_hash})
+                    serde_json::json!({"block": b, "hash": h, "head": s.block, "genesis_hash": s.genesis_hash})
                 )?;
             } else {
-                writeln!(w, "{}\t{h}", s.block)?;
+                writeln!(w, "{b}\t{h}")?;
             }
         }
         ChainCommand::Metagraph { net, csv } => {

@@ -99,6 +99,10 @@ pub struct PackArgs {
     /// Sequences per shard file.
     #[arg(long, default_value_t = 65_536)]
     pub sequences_per_shard: u64,
+    /// Write one shard named after this evaluation task (e.g. FINEWEB), as `data sample` does, so
+    /// `sn9 eval` scores it as that task (held-out data for offline evaluation).
+    #[arg(long, value_name = "NAME")]
+    pub task: Option<String>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -242,7 +246,12 @@ fn pack(a: PackArgs, p: &Printer) -> Result<()> {
         seq_len: a.seq_len,
         text_field: a.text_field,
         txt_split: a.txt_split,
-        sequences_per_shard: a.sequences_per_shard,
+        sequences_per_shard: if a.task.is_some() {
+            u64::MAX
+        } else {
+            a.sequences_per_shard
+        },
+        task: a.task.clone(),
         replace: a.force,
         progress: std::io::stderr().is_terminal()
             && p.verbosity >= crate::output::Verbosity::Normal,

@@ -53,12 +53,20 @@ struct ShardWriter {
     shards: Vec<ShardInfo>,
     cur: Option<(BufWriter<File>, String, u64)>,
     pending: Vec<u32>,
+    task: Option<String>,
 }
 
 impl ShardWriter {
-    fn new(out: &Path, seq_len: usize, sequences_per_shard: u64, replace: bool) -> Result<Self> {
+    fn new(
+        out: &Path,
+        seq_len: usize,
+        sequences_per_shard: u64,
+        replace: bool,
+        task: Option<String>,
+    ) -> Result<Self> {
         let tmp = super::shards::begin_output(out, replace)?;
         Ok(ShardWriter {
+            task,
             tmp,
             out: out.to_path_buf(),
             seq_len,
@@ -76,7 +84,10 @@ impl ShardWriter {
         while written < full {
             if self.cur.as_ref().is_none_or(|c| c.2 >= self.per_shard) {
                 self.close_current()?;
-                let name = format!("shard-{:05}", self.shards.len());
+                let name = match &self.task {
+                    Some(t) => t.clone(),
+                    None => format!("shard-{:05}", self.shards.len()),
+                };
                 let file = format!("{name}.bin");
                 self.cur = Some((BufWriter::new(File::create(self.tmp.join(&file))?), name, 0));
             }
@@ -276,6 +287,8 @@ pub struct PackOptions {
     pub text_field: String,
     pub txt_split: TxtSplit,
     pub sequences_per_shard: u64,
+    /// Name the (single) shard after this task.
+    pub task: Option<String>,
     pub replace: bool,
     pub progress: bool,
 }
@@ -307,7 +320,13 @@ pub fn pack<T: Encode + Sync>(
     } else {
         None
     };
-    let mut w = ShardWriter::new(out, opt.seq_len, opt.sequences_per_shard, opt.replace)?;
+    let mut w = ShardWriter::new(
+        out,
+        opt.seq_len,
+        opt.sequences_per_shard,
+        opt.replace,
+        opt.task.clone(),
+    )?;
     let mut stats = PackStats::default();
     for path in inputs {
         let mut file_stats = PackStats::default();

@@ -1,0 +1,244 @@
+//! `make demo` and `sn9 validate --once` through the binary: the whole subnet offline (local
+//! chain, local hub, three trained miners), the expected ordering and the EMA carried between
+//! rounds; a crash after every step resumes the round and sets weights exactly once; a held
+//! lock stops a second run; a miner whose hash mismatches is scored inf with the reason.
+
+mod common;
+use common::root;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sn9"))
+}
+
+/// Runs scripts/demo.sh (with this build's binary) in `dir`.
+fn demo(dir: &Path, setup_only: bool) -> std::process::Output {
+    let mut c = Command::new("bash");
+    c.arg(root().join("scripts/demo.sh")).arg(bin()).arg(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SN9_") || k.starts_with("HF_") {
+            c.env_remove(k);
+        }
+    }
+    if setup_only {
+        c.env("SN9_DEMO_SETUP_ONLY", "1");
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn chain_state(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("chain/chain.json")).unwrap()).unwrap()
+}
+
+/// `sn9` with the demo world's settings.
+fn sn9(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SN9_") || k.starts_with("HF_") {
+            c.env_remove(k);
+        }
+    }
+    c.env(
+        "SN9_NETWORK",
+        format!("file://{}", dir.join("chain").display()),
+    )
+    .env("SN9_HUB", format!("file://{}", dir.join("hub").display()))
+    .env("SN9_WALLET_PATH", dir.join("wallets"))
+    .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+    .env("HF_HOME", dir.join("hf"))
+    .current_dir(dir);
+    c
+}
+
+fn validate(dir: &Path) -> Command {
+    let mut c = sn9(dir);
+    c.args([
+        "validate",
+        "--once",
+        "--state-dir",
+        "vali-state",
+        "--eval-data",
+        "eval",
+        "--wallet-name",
+        "vali",
+        "--time-limit-s",
+        "300",
+    ]);
+    c
+}
+
+#[test]
+fn demo_runs_the_whole_subnet_offline() {
+    let d = tempfile::tempdir().unwrap();
+    let out = demo(d.path(), false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("validator round 2"), "{text}");
+    let s = chain_state(d.path());
+    let w = s["subnets"]["9"]["weights"].as_array().unwrap();
+    assert_eq!(w.len(), 2, "weights set once per round");
+    // The longest-trained, earliest miner (uid 1) takes the weight.
+    assert_eq!(w[0]["uids"], serde_json::json!([1]));
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("vali-state/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["block"].as_u64().unwrap(),
+        w[1]["block"].as_u64().unwrap() - 1
+    );
+    // Round 2 carried round 1's EMA: the losers' competition weight moved off the single-round value.
+    let r: Vec<u64> = std::fs::read_dir(d.path().join("vali-state/rounds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    assert_eq!(r.len(), 2);
+    let score = |b: u64| {
+        std::fs::read_to_string(d.path().join(format!("vali-state/rounds/{b}/score.txt"))).unwrap()
+    };
+    let (b1, b2) = (*r.iter().min().unwrap(), *r.iter().max().unwrap());
+    assert!(score(b1).contains("3.784e-44"));
+    assert!(score(b2).contains("3.924e-44"), "{}", score(b2));
+    // Losses are ordered as the training was: uid 1 < uid 2.
+    let losses: Vec<(u64, f64)> = std::fs::read_to_string(
+        d.path()
+            .join(format!("vali-state/rounds/{b1}/results.jsonl")),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    .map(|v| {
+        (
+            v["uid"].as_u64().unwrap(),
+            v["loss"].as_f64().unwrap_or(f64::INFINITY),
+        )
+    })
+    .collect();
+    let l = |u: u64| losses.iter().find(|x| x.0 == u).unwrap().1;
+    assert!(l(1) < l(2), "{losses:?}");
+}
+
+#[test]
+fn a_crash_after_any_step_resumes_and_sets_weights_once() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), true);
+    let steps = ["sync", "plan", "pull", "data", "eval", "score", "weights"];
+    for (i, step) in steps.iter().enumerate() {
+        let out = validate(d.path())
+            .env("SN9_VALIDATE_FAIL_AFTER", step)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = validate(d.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let w = chain_state(d.path())["subnets"]["9"]["weights"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            w.len(),
+            i + 1,
+            "after a crash at {step}: weights set once per round"
+        );
+        assert_eq!(w[i]["uids"], w[0]["uids"]);
+        assert_eq!(w[i]["weights"], w[0]["weights"]);
+        assert!(!d.path().join("vali-state/current-round").exists());
+        sn9(d.path())
+            .args(["chain", "local", "advance", "11"])
+            .output()
+            .unwrap();
+    }
+    // A second run while a round holds the lock does nothing.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(d.path().join("vali-state/validate.lock"))
+        .unwrap();
+    f.lock().unwrap();
+    let out = validate(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another `sn9 validate` round is running")
+    );
+}
+
+#[test]
+fn a_mismatched_hash_is_scored_inf_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), true);
+    // Miner 3 re-commits its model with somebody else's secure hash.
+    let c: Vec<Value> = String::from_utf8(
+        sn9(d.path())
+            .args(["--json", "chain", "commitments"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    let m1 = &c[0]["model_id"];
+    let m3 = &c[2]["model_id"];
+    let meta = format!(
+        "{}:{}:{}:{}:2",
+        m3["namespace"].as_str().unwrap(),
+        m3["name"].as_str().unwrap(),
+        m3["commit"].as_str().unwrap(),
+        m1["secure_hash"].as_str().unwrap()
+    );
+    let out = sn9(d.path())
+        .args(["chain", "commit", &meta, "--wallet-name", "m3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sn9(d.path())
+        .args(["chain", "local", "advance", "12"])
+        .output()
+        .unwrap();
+    let out = validate(d.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rounds = d.path().join("vali-state/rounds");
+    let b = std::fs::read_dir(&rounds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rows: Vec<Value> = std::fs::read_to_string(b.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let r3 = rows.iter().find(|r| r["uid"] == 3).unwrap();
+    assert_eq!(r3["loss"], "inf");
+    assert!(r3["error"].as_str().unwrap().contains("expected"), "{r3}");
+    let events = std::fs::read_to_string(b.join("events.jsonl")).unwrap();
+    assert!(events.contains("pull_failed"));
+}
