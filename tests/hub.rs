@@ -251,7 +251,11 @@ fn interrupted_download_resumes_and_storms_are_retried() {
         ..Default::default()
     });
     let out = pull(&fake.url, &d.path().join("hf3"), "bob/resume", commit, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an outage is an environment failure"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("gave up after 4 attempts"));
 }
 
@@ -286,7 +290,7 @@ fn lying_servers_and_tokens() {
         ..Default::default()
     });
     let out = pull(&fake.url, &d.path().join("h2"), "carol/lies", &commit, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     // A hub that wants a token: refused without one, served with it.
     fake.set_faults(HubFaults {
         token: Some("hf_good".into()),

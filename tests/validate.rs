@@ -242,3 +242,55 @@ fn a_mismatched_hash_is_scored_inf_with_the_reason() {
     let events = std::fs::read_to_string(b.join("events.jsonl")).unwrap();
     assert!(events.contains("pull_failed"));
 }
+
+/// The hub going away mid-round: bounded retries, then a clear failure (exit 2) that scores
+/// nobody as failed and leaves the state as it was; the next run resumes and completes.
+#[test]
+fn a_hub_outage_stops_the_round_without_zeroing_models() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), true);
+    let out = validate(d.path())
+        .env("SN9_HUB", "http://127.0.0.1:1")
+        .env("SN9_HUB_RETRIES", "2")
+        .env("SN9_HUB_BACKOFF_MS", "10")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!d.path().join("vali-state/state.json").exists());
+    assert!(d.path().join("vali-state/current-round").exists());
+    assert!(
+        chain_state(d.path())["subnets"]["9"]["weights"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let out = validate(d.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rounds = d.path().join("vali-state/rounds");
+    let b = std::fs::read_dir(&rounds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rows = std::fs::read_to_string(b.join("results.jsonl")).unwrap();
+    assert!(
+        rows.lines()
+            .any(|l| l.contains("\"uid\":1") && !l.contains("\"inf\"")),
+        "{rows}"
+    );
+    assert!(
+        std::fs::read_to_string(b.join("events.jsonl"))
+            .unwrap()
+            .contains("pull_interrupted")
+    );
+}

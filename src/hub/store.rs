@@ -138,11 +138,13 @@ impl Retry {
                     wait = (wait * 2).min(Duration::from_secs(30));
                     attempt += 1;
                 }
+                // An environment failure (exit 2), not the input's fault: a validator must not
+                // score a model as failed because the hub was down.
                 Err(e) if e.chain().any(|c| c.is::<Retryable>()) => {
-                    return Err(user(format!(
+                    return Err(anyhow::anyhow!(
                         "{what}: {e:#} (gave up after {} attempts; the hub may be down, try again later)",
                         self.attempts
-                    )));
+                    ));
                 }
                 Err(e) => return Err(e),
             }

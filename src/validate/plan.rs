@@ -215,10 +215,19 @@ pub fn pull(r: &Round, plan: &[Entry]) -> Result<()> {
                 let msg = err
                     .downcast_ref::<ChildFailed>()
                     .map_or(format!("{err:#}"), |c| c.message.clone());
-                // A user error (exit 1) is the model's fault; anything else stops the round.
+                // A user error (exit 1: repo gone, hash mismatch, too large) is the model's
+                // fault. Anything else (the hub down) stops the round, to be resumed, unless
+                // this model has failed that way in 3 attempts: then it is scored as failed
+                // rather than stalling every round.
+                let transient = path(r, "pull-failures.jsonl");
+                let earlier = lines_of(&transient)
+                    .iter()
+                    .filter(|v| v["uid"].as_u64() == Some(e.uid as u64))
+                    .count();
                 if err
                     .downcast_ref::<ChildFailed>()
                     .is_some_and(|c| c.code == Some(1))
+                    || earlier >= 2
                 {
                     r.event(
                         "pull_failed",
@@ -226,6 +235,15 @@ pub fn pull(r: &Round, plan: &[Entry]) -> Result<()> {
                     );
                     json!({"uid": e.uid, "error": msg})
                 } else {
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&transient)?;
+                    writeln!(f, "{}", json!({"uid": e.uid, "reason": msg}))?;
+                    r.event(
+                        "pull_interrupted",
+                        json!({"uid": e.uid, "repo": repo, "reason": msg, "attempt": earlier + 1}),
+                    );
                     return Err(err);
                 }
             }
