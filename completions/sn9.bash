@@ -1446,7 +1446,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval)
-            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --json --quiet --verbose --help"
+            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --memory-limit-mb --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1504,6 +1504,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --memory-limit-mb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1512,7 +1516,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval__subcmd__worker)
-            opts="-q -v -h --model --batches --device --dtype --batch-size --json --quiet --verbose --help"
+            opts="-q -v -h --model --batches --device --dtype --batch-size --memory-limit-mb --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1535,6 +1539,10 @@ _sn9() {
                     return 0
                     ;;
                 --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-limit-mb)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2674,7 +2682,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__validate)
-            opts="-q -v -h --once --state-dir --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --dry-run --keep-rounds --json --quiet --verbose --help"
+            opts="-q -v -h --once --state-dir --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2729,6 +2737,10 @@ _sn9() {
                     return 0
                     ;;
                 --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-limit-mb)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

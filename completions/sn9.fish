@@ -256,6 +256,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l schedule -d 'Competitio
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l tokenizer -d 'The competition\'s tokenizer (tokenizer.json or its directory): the batches must have been tokenized with exactly this file (sha256 compared with the batches\' manifest)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l against -d 'What-if: rows of the current top models on the same batches (a results file, e.g. from a validator or an earlier `sn9 eval`); prints each evaluated model\'s predicted competitive status, win rate and rank against them, with epsilon applied, as if uploaded at its `--model-block` (default: the batches\' block)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l time-limit-s -d 'Evaluate each model in its own process, killed after this many seconds (the reference allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and the others are still scored' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l memory-limit-mb -d 'With --time-limit-s: cap each model\'s process at this much memory (MiB of address space, CPU only); a model that needs more fails with the reason instead of exhausting the machine' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l skip-checks -d 'Evaluate even models that fail the competition\'s checks (one-off research evals)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s q -l quiet -d 'Only errors on stderr'
@@ -267,6 +268,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l device -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l dtype -r -f -a "f32\t''
 bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l batch-size -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l memory-limit-mb -d 'Address-space limit of this process in MiB (CPU only)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
@@ -370,6 +372,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l tokenizer -d 'The c
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l time-limit-s -d 'Seconds one model may take to evaluate (its own process is killed after)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l memory-limit-mb -d 'Memory cap of each model\'s evaluation process, MiB of address space (CPU only)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l keep-rounds -d 'Finished round directories to keep' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l once -d 'Run one round and exit (the only mode: schedule it with cron or a systemd timer)'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l dry-run -d 'Stop before submitting weights (and keep state.json as it was)'

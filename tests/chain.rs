@@ -13,11 +13,7 @@ use serde_json::Value;
 
 fn json(c: &mut std::process::Command) -> Value {
     let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

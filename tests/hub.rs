@@ -51,11 +51,7 @@ fn push(hub: &str, home: &Path, dir: &Path, repo: &str) -> Value {
 }
 
 fn json_of(out: std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -306,11 +302,7 @@ fn lying_servers_and_tokens() {
         .args(["hub", "pull", "carol/lies", "--revision", &commit])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
 }
 
 #[test]
@@ -443,4 +435,32 @@ fn python_huggingface_hub_interoperates() {
         std::fs::read(up.join("model.safetensors")).unwrap()
     );
     println!("python huggingface_hub: read sn9's push and wrote {py_commit}, which sn9 pulled");
+}
+
+/// An upload that meets a 5xx storm is retried (create, preupload, batch, PUT, commit all go
+/// through the bounded retries) and lands once.
+#[test]
+fn interrupted_upload_is_retried() {
+    let d = tempfile::tempdir().unwrap();
+    let m = model(d.path());
+    let fake = FakeHub::start(HubFaults {
+        fail_next: 3,
+        ..Default::default()
+    });
+    let home = d.path().join("hf");
+    let pushed = push(&fake.url, &home, &m, "erin/retry");
+    assert_eq!(pushed["committed"], true);
+    assert_eq!(
+        fake.head("erin/retry").as_deref(),
+        pushed["commit"].as_str()
+    );
+    let log = fake.log();
+    assert!(
+        log.iter()
+            .filter(|l| l == &"POST /api/repos/create")
+            .count()
+            >= 2,
+        "{log:?}"
+    );
+    assert_eq!(log.iter().filter(|l| l.contains("/commit/main")).count(), 1);
 }

@@ -83,11 +83,7 @@ fn learns_and_writes_a_loadable_model() {
     )
     .output()
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let rows: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -160,11 +156,7 @@ fn learns_and_writes_a_loadable_model() {
         .arg(&model)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
 }
 
 #[test]
@@ -327,11 +319,7 @@ fn csv_and_settings_file() {
         .arg(&run)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(

@@ -209,21 +209,13 @@ fn a_mismatched_hash_is_scored_inf_with_the_reason() {
         .args(["chain", "commit", &meta, "--wallet-name", "m3"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     sn9(d.path())
         .args(["chain", "local", "advance", "12"])
         .output()
         .unwrap();
     let out = validate(d.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let rounds = d.path().join("vali-state/rounds");
     let b = std::fs::read_dir(&rounds)
         .unwrap()
@@ -270,11 +262,7 @@ fn a_hub_outage_stops_the_round_without_zeroing_models() {
             .is_empty()
     );
     let out = validate(d.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let rounds = d.path().join("vali-state/rounds");
     let b = std::fs::read_dir(&rounds)
         .unwrap()
@@ -293,4 +281,52 @@ fn a_hub_outage_stops_the_round_without_zeroing_models() {
             .unwrap()
             .contains("pull_interrupted")
     );
+}
+
+/// A model over the memory cap, and a repository that vanished: scored inf with the reason in
+/// the round's results, the round still completes and sets weights.
+#[test]
+fn memory_cap_and_vanished_repos_are_scored_with_reasons() {
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), true);
+    let rows = |d: &Path| -> Vec<Value> {
+        let rounds = d.join("vali-state/rounds");
+        let mut bs: Vec<u64> = std::fs::read_dir(&rounds)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+            .collect();
+        bs.sort();
+        std::fs::read_to_string(
+            rounds
+                .join(bs.last().unwrap().to_string())
+                .join("results.jsonl"),
+        )
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let out = validate(d.path())
+        .args(["--memory-limit-mb", "1"])
+        .output()
+        .unwrap();
+    common::ok(&out);
+    let r = rows(d.path());
+    assert_eq!(r.len(), 3);
+    assert!(r.iter().all(|x| x["loss"] == "inf" && x["error"].as_str().unwrap().contains("allocate memory")), "{r:?}");
+    sn9(d.path())
+        .args(["chain", "local", "advance", "11"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(d.path().join("hub/models/miner2")).unwrap();
+    let out = validate(d.path()).output().unwrap();
+    common::ok(&out);
+    let r = rows(d.path());
+    let r2 = r.iter().find(|x| x["uid"] == 2).unwrap();
+    assert_eq!(r2["loss"], "inf");
+    assert!(
+        r2["error"].as_str().unwrap().contains("does not exist"),
+        "{r2}"
+    );
+    assert!(r.iter().find(|x| x["uid"] == 1).unwrap()["loss"].is_f64());
 }

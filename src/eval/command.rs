@@ -72,6 +72,11 @@ pub struct EvalArgs {
     /// the others are still scored.
     #[arg(long, env = "SN9_EVAL_TIME_LIMIT")]
     pub time_limit_s: Option<u64>,
+    /// With --time-limit-s: cap each model's process at this much memory (MiB of address space,
+    /// CPU only); a model that needs more fails with the reason instead of exhausting the
+    /// machine.
+    #[arg(long, env = "SN9_EVAL_MEMORY_LIMIT_MB", requires = "time_limit_s")]
+    pub memory_limit_mb: Option<u64>,
 }
 
 /// Predicted outcome of each evaluated model against the models of a results file.
@@ -179,6 +184,28 @@ pub struct WorkerArgs {
     pub dtype: ComputeDtype,
     #[arg(long, default_value_t = 1)]
     pub batch_size: usize,
+    /// Address-space limit of this process in MiB (CPU only).
+    #[arg(long)]
+    pub memory_limit_mb: Option<u64>,
+}
+
+/// Caps this process's address space (`RLIMIT_AS`), so an oversized model fails to allocate
+/// instead of taking the machine down. Not on GPU devices: their drivers reserve huge virtual
+/// ranges.
+fn limit_memory(mb: u64) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let bytes = mb.saturating_mul(1 << 20) as libc::rlim_t;
+        let lim = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: bytes,
+        };
+        // SAFETY: setrlimit reads a valid struct; it only affects this process.
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } != 0 {
+            anyhow::bail!("setrlimit(RLIMIT_AS, {mb} MiB) failed");
+        }
+    }
+    Ok(())
 }
 
 fn load_tasks(shards: &Shards) -> Vec<(String, Vec<Vec<u32>>)> {
@@ -193,6 +220,11 @@ fn load_tasks(shards: &Shards) -> Vec<(String, Vec<Vec<u32>>)> {
 }
 
 pub fn run_worker(a: WorkerArgs) -> Result<()> {
+    if let Some(mb) = a.memory_limit_mb
+        && a.device == DeviceSpec::Cpu
+    {
+        limit_memory(mb)?;
+    }
     let shards = Shards::open(&a.batches)?;
     let out = dispatch(
         a.device,
@@ -239,6 +271,11 @@ fn run_isolated(a: &EvalArgs, dir: &Path, limit: u64) -> Result<TaskOutcome> {
                 "f32"
             },
         ])
+        .args(
+            a.memory_limit_mb
+                .map(|m| vec!["--memory-limit-mb".to_string(), m.to_string()])
+                .unwrap_or_default(),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()?;

@@ -63,6 +63,9 @@ pub struct ValidateArgs {
     /// Device: cpu, cuda:N or wgpu:N.
     #[arg(long, env = "SN9_DEVICE", default_value = "cpu")]
     pub device: String,
+    /// Memory cap of each model's evaluation process, MiB of address space (CPU only).
+    #[arg(long, env = "SN9_EVAL_MEMORY_LIMIT_MB")]
+    pub memory_limit_mb: Option<u64>,
     /// Stop before submitting weights (and keep state.json as it was).
     #[arg(long)]
     pub dry_run: bool,

@@ -404,6 +404,9 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
                 "--device",
                 &r.a.device,
             ]);
+        if let Some(m) = r.a.memory_limit_mb {
+            c.args(["--memory-limit-mb", &m.to_string()]);
+        }
         c.stdout(std::process::Stdio::null());
         run_child("eval", c)?;
         r.event(

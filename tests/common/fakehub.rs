@@ -46,6 +46,17 @@ struct Repo {
     commits: Vec<(String, BTreeMap<String, FileObj>)>,
 }
 
+impl Repo {
+    /// The commit a revision names (`main` or a sha).
+    fn at(&self, rev: &str) -> Option<(String, BTreeMap<String, FileObj>)> {
+        if rev == "main" {
+            self.commits.last().cloned()
+        } else {
+            self.commits.iter().find(|c| c.0 == rev).cloned()
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     repos: HashMap<String, Repo>,
@@ -311,11 +322,7 @@ fn handle(st: &Arc<Mutex<State>>, base: &str, req: Req, s: TcpStream) {
             drop(g);
             return js(s, 404, json!({"error": "Repository not found"}));
         };
-        let commit = if rev == "main" {
-            repo.commits.last().cloned()
-        } else {
-            repo.commits.iter().find(|c| c.0 == rev).cloned()
-        };
+        let commit = repo.at(rev);
         let Some((sha, tree)) = commit else {
             drop(g);
             return js(s, 404, json!({"error": "Invalid rev id"}));
@@ -513,11 +520,7 @@ fn handle(st: &Arc<Mutex<State>>, base: &str, req: Req, s: TcpStream) {
             drop(g);
             return js(s, 404, json!({"error": "Repository not found"}));
         };
-        let commit = if rev == "main" {
-            repo.commits.last().cloned()
-        } else {
-            repo.commits.iter().find(|c| c.0 == rev).cloned()
-        };
+        let commit = repo.at(rev);
         let Some((sha, tree)) = commit else {
             drop(g);
             return js(s, 404, json!({"error": "Revision not found"}));

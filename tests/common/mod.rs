@@ -246,6 +246,15 @@ pub fn case(name: &str) -> std::path::PathBuf {
     root().join("fixtures/hfref").join(name)
 }
 
+/// Requires a successful exit, showing the child's stderr otherwise.
+pub fn ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `cmd`, requires success (showing its stderr otherwise), and parses its stdout as JSON.
 pub fn json_out(cmd: &mut std::process::Command) -> Value {
     let out = cmd.output().unwrap();
