@@ -67,6 +67,9 @@ _sn9() {
             sn9__subcmd__chain,commitments)
                 cmd="sn9__subcmd__chain__subcmd__commitments"
                 ;;
+            sn9__subcmd__chain,encode)
+                cmd="sn9__subcmd__chain__subcmd__encode"
+                ;;
             sn9__subcmd__chain,help)
                 cmd="sn9__subcmd__chain__subcmd__help"
                 ;;
@@ -90,6 +93,9 @@ _sn9() {
                 ;;
             sn9__subcmd__chain__subcmd__help,commitments)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__commitments"
+                ;;
+            sn9__subcmd__chain__subcmd__help,encode)
+                cmd="sn9__subcmd__chain__subcmd__help__subcmd__encode"
                 ;;
             sn9__subcmd__chain__subcmd__help,help)
                 cmd="sn9__subcmd__chain__subcmd__help__subcmd__help"
@@ -252,6 +258,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__chain,commitments)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__commitments"
+                ;;
+            sn9__subcmd__help__subcmd__chain,encode)
+                cmd="sn9__subcmd__help__subcmd__chain__subcmd__encode"
                 ;;
             sn9__subcmd__help__subcmd__chain,local)
                 cmd="sn9__subcmd__help__subcmd__chain__subcmd__local"
@@ -416,7 +425,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain)
-            opts="-q -v -h --json --quiet --verbose --help metadata block metagraph commitments commit weights local help"
+            opts="-q -v -h --json --quiet --verbose --help metadata block metagraph commitments commit weights local encode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,8 +524,74 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__chain__subcmd__encode)
+            opts="-q -v -h --metadata --spec-version --transaction-version --genesis-hash --nonce --era-period --era-block --era-block-hash --netuid --sign --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help set-weights set-commitment"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --metadata)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spec-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --transaction-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nonce)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --era-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --era-block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --era-block-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet-hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__chain__subcmd__help)
-            opts="metadata block metagraph commitments commit weights local help"
+            opts="metadata block metagraph commitments commit weights local encode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +633,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__help__subcmd__commitments)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__chain__subcmd__help__subcmd__encode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1568,7 +1657,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__chain)
-            opts="metadata block metagraph commitments commit weights local"
+            opts="metadata block metagraph commitments commit weights local encode"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1610,6 +1699,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__chain__subcmd__commitments)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__chain__subcmd__encode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -108,18 +108,19 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "commitments" -d 'Every hotkey\'s commitment with its block, parsed as model metadata (invalid ones with the reason)'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "weights" -d 'Weights on chain'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
-complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "commitments" -d 'Every hotkey\'s commitment with its block, parsed as model metadata (invalid ones with the reason)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "weights" -d 'Weights on chain'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s v -l verbose -d 'More detail on stderr'
@@ -171,6 +172,24 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -f -a "register" -d 'Register the wallet\'s hotkey on the subnet (the next uid)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -f -a "advance" -d 'Move the head N blocks on'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l metadata -d 'Runtime metadata (SCALE, V14–V16), e.g. from `state_getMetadata`' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l spec-version -d 'The runtime\'s spec version' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l transaction-version -d 'The runtime\'s transaction version' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l genesis-hash -d 'Genesis hash [default: Finney\'s]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l nonce -d 'The signer\'s account nonce' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l era-period -d 'Mortal transaction: valid this many blocks from --era-block (with --era-block-hash)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l era-block -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l era-block-hash -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l wallet-path -d 'Wallets directory [default: ~/.bittensor/wallets]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l wallet-name -d 'Wallet (coldkey) name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l wallet-hotkey -d 'Hotkey name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l sign -d 'Sign with the wallet\'s hotkey and print the extrinsic'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metadata" -d 'Build or parse the model metadata a miner commits on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "block" -d 'The head block and its hash (or the hash of block --at N)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "metagraph" -d 'The subnet\'s neurons: uid, hotkey, coldkey, stake, validator permit, last update'
@@ -178,6 +197,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "weights" -d 'Weights on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s q -l quiet -d 'Only errors on stderr'
@@ -442,6 +462,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "commit" -d 'Commit model metadata (`namespace:name:commit:secure_hash:competition_id`, at most 128 bytes) with the wallet\'s hotkey'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "weights" -d 'Weights on chain'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'

@@ -53,6 +53,129 @@ pub enum ChainCommand {
     /// The local chain (`--network file://DIR`): create it, register neurons, advance blocks.
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Encode an extrinsic offline from a runtime's metadata: call data and signer payload in
+    /// hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a
+    /// node would receive).
+    Encode(EncodeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EncodeArgs {
+    /// What to encode.
+    #[arg(value_enum)]
+    pub call: EncodeCall,
+    /// A weights document (`sn9 score --out`) for set-weights, or a metadata string for
+    /// set-commitment.
+    pub input: String,
+    /// Runtime metadata (SCALE, V14–V16), e.g. from `state_getMetadata`.
+    #[arg(long, value_name = "FILE")]
+    pub metadata: std::path::PathBuf,
+    /// The runtime's spec version.
+    #[arg(long)]
+    pub spec_version: u32,
+    /// The runtime's transaction version.
+    #[arg(long, default_value_t = 1)]
+    pub transaction_version: u32,
+    /// Genesis hash [default: Finney's].
+    #[arg(
+        long,
+        default_value = "0x2f0555cc76fc2840a25a6ea3b9637146806f1f44b090c175ffde2a7e5ab36c03"
+    )]
+    pub genesis_hash: String,
+    /// The signer's account nonce.
+    #[arg(long, default_value_t = 0)]
+    pub nonce: u64,
+    /// Mortal transaction: valid this many blocks from --era-block (with --era-block-hash).
+    #[arg(long, requires_all = ["era_block", "era_block_hash"])]
+    pub era_period: Option<u64>,
+    #[arg(long)]
+    pub era_block: Option<u64>,
+    #[arg(long)]
+    pub era_block_hash: Option<String>,
+    /// Subnet id.
+    #[arg(long, env = "SN9_NETUID", default_value_t = crate::competition::constants::SUBNET_UID)]
+    pub netuid: u16,
+    /// Sign with the wallet's hotkey and print the extrinsic.
+    #[arg(long)]
+    pub sign: bool,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EncodeCall {
+    SetWeights,
+    SetCommitment,
+}
+
+fn hash32(s: &str, what: &str) -> Result<[u8; 32]> {
+    let h = s.trim_start_matches("0x");
+    let b: Vec<u8> = (0..h.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+        .collect();
+    b.try_into()
+        .map_err(|_| user(format!("{what} `{s}` is not a 32-byte hex hash")))
+}
+
+fn encode(a: EncodeArgs, p: &Printer) -> Result<()> {
+    use super::subtensor::{Call, Encoder, Era, sign};
+    let md = std::fs::read(&a.metadata)
+        .map_err(|e| user(format!("cannot read {}: {e}", a.metadata.display())))?;
+    let enc = Encoder::new(
+        &md,
+        hash32(&a.genesis_hash, "--genesis-hash")?,
+        a.spec_version,
+        a.transaction_version,
+    )?;
+    let call = match a.call {
+        EncodeCall::SetWeights => {
+            let (dests, weights, version_key) =
+                read_weights(std::path::Path::new(&a.input), a.netuid)?;
+            Call::SetWeights {
+                netuid: a.netuid,
+                dests,
+                weights,
+                version_key,
+            }
+        }
+        EncodeCall::SetCommitment => {
+            check_metadata(&a.input)?;
+            Call::SetCommitment {
+                netuid: a.netuid,
+                data: a.input.as_bytes().to_vec(),
+            }
+        }
+    };
+    let era = match (a.era_period, a.era_block, &a.era_block_hash) {
+        (Some(period), Some(block), Some(h)) => Era::Mortal {
+            period,
+            block,
+            hash: hash32(h, "--era-block-hash")?,
+        },
+        _ => Era::Immortal,
+    };
+    let hex = |b: &[u8]| format!("0x{}", crate::hub::repo::hex(b));
+    let call_data = enc.call_data(&call)?;
+    let payload = enc.signer_payload(&call, a.nonce, era)?;
+    let mut doc =
+        serde_json::json!({"call_data": hex(&call_data), "signer_payload": hex(&payload)});
+    if a.sign {
+        let key = a.wallet.hotkey()?;
+        let sig = sign(&key, &payload);
+        doc["signer"] = key.ss58().into();
+        doc["signature"] = hex(&sig).into();
+        doc["extrinsic"] = hex(&enc.extrinsic(&call, a.nonce, era, key.public(), sig)?).into();
+    }
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{doc}")?;
+    } else {
+        for (k, v) in doc.as_object().into_iter().flatten() {
+            writeln!(w, "{k:<15} {}", v.as_str().unwrap_or_default())?;
+        }
+    }
+    Ok(())
 }
 
 /// Which chain: `--network` and `--netuid`.
@@ -286,6 +409,7 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
     let mut w = stdout();
     match cmd {
         ChainCommand::Metadata(_) => unreachable!("handled by run"),
+        ChainCommand::Encode(a) => return encode(a, p),
         ChainCommand::Block { net, at } => {
             let s = net.local()?.read()?;
             let b = at.unwrap_or(s.block);

@@ -4,3 +4,4 @@ pub mod command;
 pub mod local;
 pub mod metadata;
 pub mod ss58;
+pub mod subtensor;

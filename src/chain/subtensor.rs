@@ -1,0 +1,375 @@
+//! Subtensor extrinsics and storage keys, encoded by subxt's dynamic API against the runtime's
+//! own metadata (so a runtime upgrade that keeps names and shapes needs no code change):
+//! `SubtensorModule.set_weights` / `set_mechanism_weights` / `commit_weights` / `reveal_weights`
+//! / `commit_timelocked_weights` / `commit_timelocked_mechanism_weights` and
+//! `Commitments.set_commitment`; V4 signer payloads (immortal or mortal, nonce, tip, the
+//! default transaction extensions subtensor uses) and signed extrinsics with an sr25519
+//! `MultiSignature`. Checked byte for byte against the SDK's encodings (tests/chain.rs).
+
+use anyhow::{Context, Result};
+use subxt::OfflineClient;
+use subxt::config::DefaultExtrinsicParamsBuilder;
+use subxt::config::substrate::{SpecVersionForRange, SubstrateConfig};
+use subxt::dynamic::Value;
+
+use crate::error::user;
+
+/// A call sn9 sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    SetWeights {
+        netuid: u16,
+        dests: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+    },
+    SetMechanismWeights {
+        netuid: u16,
+        mecid: u8,
+        dests: Vec<u16>,
+        weights: Vec<u16>,
+        version_key: u64,
+    },
+    CommitWeights {
+        netuid: u16,
+        commit_hash: [u8; 32],
+    },
+    RevealWeights {
+        netuid: u16,
+        uids: Vec<u16>,
+        values: Vec<u16>,
+        salt: Vec<u16>,
+        version_key: u64,
+    },
+    CommitTimelockedWeights {
+        netuid: u16,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    },
+    CommitTimelockedMechanismWeights {
+        netuid: u16,
+        mecid: u8,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    },
+    /// `Commitments.set_commitment(netuid, {fields: [Raw<len>(data)]})`; at most 128 bytes.
+    SetCommitment {
+        netuid: u16,
+        data: Vec<u8>,
+    },
+}
+
+fn n(x: impl Into<u128>) -> Value {
+    Value::u128(x.into())
+}
+
+fn u16s(v: &[u16]) -> Value {
+    Value::unnamed_composite(v.iter().map(|&x| n(x)))
+}
+
+impl Call {
+    pub fn pallet_and_name(&self) -> (&'static str, &'static str) {
+        match self {
+            Call::SetWeights { .. } => ("SubtensorModule", "set_weights"),
+            Call::SetMechanismWeights { .. } => ("SubtensorModule", "set_mechanism_weights"),
+            Call::CommitWeights { .. } => ("SubtensorModule", "commit_weights"),
+            Call::RevealWeights { .. } => ("SubtensorModule", "reveal_weights"),
+            Call::CommitTimelockedWeights { .. } => {
+                ("SubtensorModule", "commit_timelocked_weights")
+            }
+            Call::CommitTimelockedMechanismWeights { .. } => {
+                ("SubtensorModule", "commit_timelocked_mechanism_weights")
+            }
+            Call::SetCommitment { .. } => ("Commitments", "set_commitment"),
+        }
+    }
+
+    fn args(&self) -> Result<Vec<Value>> {
+        Ok(match self {
+            Call::SetWeights {
+                netuid,
+                dests,
+                weights,
+                version_key,
+            } => {
+                vec![n(*netuid), u16s(dests), u16s(weights), n(*version_key)]
+            }
+            Call::SetMechanismWeights {
+                netuid,
+                mecid,
+                dests,
+                weights,
+                version_key,
+            } => {
+                vec![
+                    n(*netuid),
+                    n(*mecid),
+                    u16s(dests),
+                    u16s(weights),
+                    n(*version_key),
+                ]
+            }
+            Call::CommitWeights {
+                netuid,
+                commit_hash,
+            } => {
+                vec![n(*netuid), Value::from_bytes(commit_hash)]
+            }
+            Call::RevealWeights {
+                netuid,
+                uids,
+                values,
+                salt,
+                version_key,
+            } => {
+                vec![
+                    n(*netuid),
+                    u16s(uids),
+                    u16s(values),
+                    u16s(salt),
+                    n(*version_key),
+                ]
+            }
+            Call::CommitTimelockedWeights {
+                netuid,
+                commit,
+                reveal_round,
+                commit_reveal_version,
+            } => vec![
+                n(*netuid),
+                Value::from_bytes(commit),
+                n(*reveal_round),
+                n(*commit_reveal_version),
+            ],
+            Call::CommitTimelockedMechanismWeights {
+                netuid,
+                mecid,
+                commit,
+                reveal_round,
+                commit_reveal_version,
+            } => vec![
+                n(*netuid),
+                n(*mecid),
+                Value::from_bytes(commit),
+                n(*reveal_round),
+                n(*commit_reveal_version),
+            ],
+            Call::SetCommitment { netuid, data } => {
+                if data.len() > 128 {
+                    return Err(user(format!(
+                        "a commitment holds at most 128 raw bytes, this one has {}",
+                        data.len()
+                    )));
+                }
+                let raw =
+                    Value::unnamed_variant(format!("Raw{}", data.len()), [Value::from_bytes(data)]);
+                vec![
+                    n(*netuid),
+                    Value::named_composite([("fields", Value::unnamed_composite([raw]))]),
+                ]
+            }
+        })
+    }
+
+    fn payload(&self) -> Result<subxt::transactions::DynamicPayload<Vec<Value>>> {
+        let (p, c) = self.pallet_and_name();
+        Ok(subxt::dynamic::tx(p, c, self.args()?))
+    }
+}
+
+/// Mortality of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Era {
+    Immortal,
+    /// Valid for `period` blocks from `block` (whose hash is `hash`).
+    Mortal {
+        period: u64,
+        block: u64,
+        hash: [u8; 32],
+    },
+}
+
+/// An encoder for one runtime (metadata, genesis, spec and transaction versions), offline.
+pub struct Encoder {
+    client: OfflineClient<SubstrateConfig>,
+}
+
+impl Encoder {
+    /// `metadata`: the runtime metadata (V14–V16, SCALE, as `state_getMetadata` /
+    /// `Metadata_metadata_at_version` return it without the Option/length prefix).
+    pub fn new(
+        metadata: &[u8],
+        genesis: [u8; 32],
+        spec_version: u32,
+        transaction_version: u32,
+    ) -> Result<Encoder> {
+        let md = subxt::Metadata::decode_from(metadata)
+            .map_err(|e| user(format!("the runtime metadata does not decode: {e}")))?;
+        let cfg = SubstrateConfig::builder()
+            .set_genesis_hash(genesis.into())
+            .set_metadata_for_spec_versions([(spec_version, std::sync::Arc::new(md))])
+            .set_spec_version_for_block_ranges([SpecVersionForRange {
+                block_range: 0..u64::MAX,
+                spec_version,
+                transaction_version,
+            }])
+            .build();
+        Ok(Encoder {
+            client: OfflineClient::new_with_config(cfg),
+        })
+    }
+
+    fn at(
+        &self,
+    ) -> Result<
+        subxt::client::ClientAtBlock<
+            SubstrateConfig,
+            subxt::client::OfflineClientAtBlockImpl<SubstrateConfig>,
+        >,
+    > {
+        self.client.at_block(0u64).context("offline client")
+    }
+
+    /// The call's SCALE bytes (pallet index, call index, arguments), checked against the metadata.
+    pub fn call_data(&self, call: &Call) -> Result<Vec<u8>> {
+        let at = self.at()?;
+        at.tx().call_data(&call.payload()?).map_err(|e| {
+            user(format!(
+                "{:?} does not fit the runtime: {e}",
+                call.pallet_and_name()
+            ))
+        })
+    }
+
+    /// The signer payload and, given the account and its signature, the signed extrinsic.
+    fn build(
+        &self,
+        call: &Call,
+        nonce: u64,
+        era: Era,
+        signed_by: Option<([u8; 32], [u8; 64])>,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+        let at = self.at()?;
+        let payload = call.payload()?;
+        let mut b = DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new()
+            .nonce(nonce)
+            .tip(0);
+        if let Era::Mortal {
+            period,
+            block,
+            hash,
+        } = era
+        {
+            b = b.mortal_from_unchecked(period, block, hash.into());
+        }
+        let mut s = at
+            .tx()
+            .create_v4_signable_offline(&payload, b.build())
+            .map_err(|e| user(format!("cannot build the transaction: {e}")))?;
+        let sp = s.signer_payload().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let xt = match signed_by {
+            Some((account, sig)) => Some(
+                s.sign_with_account_and_signature(
+                    &subxt::utils::AccountId32(account),
+                    &subxt::utils::MultiSignature::Sr25519(sig),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .encoded()
+                .to_vec(),
+            ),
+            None => None,
+        };
+        Ok((sp, xt))
+    }
+
+    /// The bytes the signer signs (V4; hashed with blake2-256 by the signer when longer than
+    /// 256 bytes, see [`sign`]).
+    pub fn signer_payload(&self, call: &Call, nonce: u64, era: Era) -> Result<Vec<u8>> {
+        Ok(self.build(call, nonce, era, None)?.0)
+    }
+
+    /// The signed V4 extrinsic for `account` (sr25519 public key) and its signature.
+    pub fn extrinsic(
+        &self,
+        call: &Call,
+        nonce: u64,
+        era: Era,
+        account: [u8; 32],
+        signature: [u8; 64],
+    ) -> Result<Vec<u8>> {
+        self.build(call, nonce, era, Some((account, signature)))?
+            .1
+            .context("no extrinsic")
+    }
+
+    /// The storage key of `pallet.item` for `keys` (numbers and 32-byte account ids).
+    pub fn storage_key(
+        &self,
+        pallet: &str,
+        item: &str,
+        keys: Vec<StorageKeyPart>,
+    ) -> Result<Vec<u8>> {
+        let at = self.at()?;
+        let addr = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, item);
+        let parts: Vec<Value> = keys
+            .into_iter()
+            .map(|k| match k {
+                StorageKeyPart::Int(i) => n(i),
+                StorageKeyPart::Account(a) => Value::from_bytes(a),
+            })
+            .collect();
+        at.storage()
+            .entry(addr)
+            .map_err(|e| user(format!("{pallet}.{item}: {e}")))?
+            .fetch_key(parts)
+            .map_err(|e| user(format!("{pallet}.{item}: {e}")))
+    }
+}
+
+/// One part of a storage key.
+#[derive(Debug, Clone)]
+pub enum StorageKeyPart {
+    Int(u64),
+    Account([u8; 32]),
+}
+
+/// An sr25519 signature of a signer payload, as substrate signs it: payloads longer than 256
+/// bytes are signed as their blake2-256 hash.
+pub fn sign(key: &crate::wallet::Key, payload: &[u8]) -> [u8; 64] {
+    if payload.len() > 256 {
+        use blake2::Digest;
+        let h = blake2::Blake2b::<blake2::digest::consts::U32>::digest(payload);
+        key.sign(&h)
+    } else {
+        key.sign(payload)
+    }
+}
+
+/// `Commitments.CommitmentOf` value: `Registration { deposit: u64, block: u32, info: { fields:
+/// Vec<Data> } }`; returns (deposit, block, the first Raw field's bytes).
+pub fn decode_commitment_of(raw: &[u8]) -> Result<(u64, u32, Option<Vec<u8>>)> {
+    let bad = || user("a CommitmentOf value that does not decode");
+    let deposit = u64::from_le_bytes(raw.get(0..8).ok_or_else(bad)?.try_into()?);
+    let block = u32::from_le_bytes(raw.get(8..12).ok_or_else(bad)?.try_into()?);
+    let rest = &raw[12..];
+    // Compact<u32> field count (one byte for < 64).
+    let (count, mut i) = match rest.first().ok_or_else(bad)? {
+        b if b & 0b11 == 0 => ((b >> 2) as usize, 1),
+        _ => return Err(bad()),
+    };
+    if count == 0 {
+        return Ok((deposit, block, None));
+    }
+    let tag = *rest.get(i).ok_or_else(bad)?;
+    i += 1;
+    let data = match tag {
+        1..=129 => {
+            let len = (tag - 1) as usize;
+            Some(rest.get(i..i + len).ok_or_else(bad)?.to_vec())
+        }
+        _ => None,
+    };
+    Ok((deposit, block, data))
+}
