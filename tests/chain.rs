@@ -17,6 +17,21 @@ fn json(c: &mut std::process::Command) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `sn9 wallet show --check-coldkey` on the fixture wallet under `w`.
+fn check(w: &Path) -> std::process::Command {
+    let mut c = sn9();
+    c.args([
+        "wallet",
+        "show",
+        "--check-coldkey",
+        "--wallet-name",
+        "sn9test",
+        "--wallet-path",
+    ])
+    .arg(w);
+    c
+}
+
 #[test]
 fn sdk_wallet_addresses_and_coldkey_password() {
     let w = root().join("fixtures/chain/wallet");
@@ -43,31 +58,13 @@ fn sdk_wallet_addresses_and_coldkey_password() {
     let d = tempfile::tempdir().unwrap();
     let good = d.path().join("pw");
     std::fs::write(&good, "correct horse battery staple\n").unwrap();
-    sn9()
-        .args([
-            "wallet",
-            "show",
-            "--check-coldkey",
-            "--wallet-name",
-            "sn9test",
-            "--wallet-path",
-        ])
-        .arg(&w)
+    check(&w)
         .arg("--password-file")
         .arg(&good)
         .assert()
         .success()
         .stderr(predicate::str::contains("password ok"));
-    sn9()
-        .args([
-            "wallet",
-            "show",
-            "--check-coldkey",
-            "--wallet-name",
-            "sn9test",
-            "--wallet-path",
-        ])
-        .arg(&w)
+    check(&w)
         .env("SN9_WALLET_PASSWORD", "wrong")
         .assert()
         .code(1)

@@ -37,6 +37,17 @@ fn demo(dir: &Path, setup_only: bool) -> std::process::Output {
     out
 }
 
+/// The directory of the latest validator round.
+fn last_round(dir: &Path) -> PathBuf {
+    let rounds = dir.join("vali-state/rounds");
+    let last: u64 = std::fs::read_dir(&rounds)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .max()
+        .unwrap();
+    rounds.join(last.to_string())
+}
+
 fn chain_state(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("chain/chain.json")).unwrap()).unwrap()
 }
@@ -216,13 +227,7 @@ fn a_mismatched_hash_is_scored_inf_with_the_reason() {
         .unwrap();
     let out = validate(d.path()).output().unwrap();
     common::ok(&out);
-    let rounds = d.path().join("vali-state/rounds");
-    let b = std::fs::read_dir(&rounds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let b = last_round(d.path());
     let rows: Vec<Value> = std::fs::read_to_string(b.join("results.jsonl"))
         .unwrap()
         .lines()
@@ -263,13 +268,7 @@ fn a_hub_outage_stops_the_round_without_zeroing_models() {
     );
     let out = validate(d.path()).output().unwrap();
     common::ok(&out);
-    let rounds = d.path().join("vali-state/rounds");
-    let b = std::fs::read_dir(&rounds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let b = last_round(d.path());
     let rows = std::fs::read_to_string(b.join("results.jsonl")).unwrap();
     assert!(
         rows.lines()
@@ -290,21 +289,11 @@ fn memory_cap_and_vanished_repos_are_scored_with_reasons() {
     let d = tempfile::tempdir().unwrap();
     demo(d.path(), true);
     let rows = |d: &Path| -> Vec<Value> {
-        let rounds = d.join("vali-state/rounds");
-        let mut bs: Vec<u64> = std::fs::read_dir(&rounds)
+        std::fs::read_to_string(last_round(d).join("results.jsonl"))
             .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
-            .collect();
-        bs.sort();
-        std::fs::read_to_string(
-            rounds
-                .join(bs.last().unwrap().to_string())
-                .join("results.jsonl"),
-        )
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     let out = validate(d.path())
         .args(["--memory-limit-mb", "1"])
