@@ -8,6 +8,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod hex;
 pub mod hub;
 pub mod jsonf64;
 pub mod model;

@@ -109,13 +109,9 @@ pub enum EncodeCall {
 }
 
 fn hash32(s: &str, what: &str) -> Result<[u8; 32]> {
-    let h = s.trim_start_matches("0x");
-    let b: Vec<u8> = (0..h.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
-        .collect();
-    b.try_into()
-        .map_err(|_| user(format!("{what} `{s}` is not a 32-byte hex hash")))
+    crate::hex::decode(s)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| user(format!("{what} `{s}` is not a 32-byte hex hash")))
 }
 
 fn encode(a: EncodeArgs, p: &Printer) -> Result<()> {
@@ -155,7 +151,7 @@ fn encode(a: EncodeArgs, p: &Printer) -> Result<()> {
         },
         _ => Era::Immortal,
     };
-    let hex = |b: &[u8]| format!("0x{}", crate::hub::repo::hex(b));
+    let hex = crate::hex::encode_0x;
     let call_data = enc.call_data(&call)?;
     let payload = enc.signer_payload(&call, a.nonce, era)?;
     let mut doc =
@@ -580,7 +576,7 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
                     "{}",
                     serde_json::json!({"dry_run": true, "netuid": net.netuid, "hotkey": key.ss58(),
                     "uids": uids, "weights": weights, "version_key": version,
-                    "signer_payload": format!("0x{}", crate::hub::repo::hex(&pl))})
+                    "signer_payload": crate::hex::encode_0x(&pl)})
                 )?;
                 p.info("dry run: checked, nothing submitted");
             } else {

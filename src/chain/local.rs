@@ -98,9 +98,7 @@ pub struct LocalChain {
     pub dir: PathBuf,
 }
 
-fn hex(b: &[u8]) -> String {
-    crate::hub::repo::hex(b)
-}
+use crate::hex::encode as hex;
 
 /// The hash of block `n`: `0x` + blake2b-256(genesis ‖ n as little-endian u64).
 pub fn block_hash(genesis: &str, n: u64) -> String {
@@ -420,10 +418,7 @@ pub fn check_weights(
 
 /// Verifies a stored commitment's signature.
 pub fn commitment_valid(genesis: &str, netuid: u16, hotkey: &str, c: &Commitment) -> bool {
-    let sig: Vec<u8> = (0..c.signature.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(c.signature.get(i..i + 2)?, 16).ok())
-        .collect();
+    let sig = crate::hex::decode(&c.signature).unwrap_or_default();
     verify(
         hotkey,
         &payload(genesis, "set_commitment", netuid, &c.data),

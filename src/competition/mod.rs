@@ -278,6 +278,18 @@ impl Schedule {
             .unwrap_or(&[])
     }
 
+    /// Competition `id` as the newest entry of the schedule at `path` (built-in when `None`)
+    /// defines it: what a model made today must satisfy.
+    pub fn current_competition(path: Option<&Path>, id: u16) -> Result<Competition> {
+        let sched = Schedule::load(path)?;
+        let at = sched.entries.last().map_or(0, |e| e.from_block);
+        sched.competition(id, at).cloned().ok_or_else(|| {
+            crate::error::user(format!(
+                "competition {id} is not in the schedule at block {at}"
+            ))
+        })
+    }
+
     /// `get_competition_for_block`.
     pub fn competition(&self, id: u16, block: u64) -> Option<&Competition> {
         self.at_block(block).iter().find(|c| c.id == id)

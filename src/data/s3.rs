@@ -56,9 +56,7 @@ fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use crate::hex::encode as hex;
 
 /// The `Authorization` header of a SigV4-signed GET without a body. `headers` are the extra
 /// headers to sign besides host, x-amz-content-sha256 and x-amz-date (lowercase names).

@@ -90,9 +90,7 @@ impl HfTokenizer {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::hex::encode as hex;
 
 impl Encode for HfTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {

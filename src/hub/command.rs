@@ -9,7 +9,7 @@ use serde_json::json;
 use super::hash::{hash_directory, secure_hash};
 use super::repo::{RepoId, commit_sha};
 use super::store::{Hub, Retry, open as open_hub};
-use crate::competition::{Competition, Schedule};
+use crate::competition::Schedule;
 use crate::error::user;
 use crate::output::{Format, Printer, Table, stdout};
 
@@ -205,16 +205,6 @@ fn hash(a: HashArgs, p: &Printer) -> Result<()> {
     Ok(())
 }
 
-fn competition(id: u16, schedule: Option<&std::path::Path>) -> Result<Competition> {
-    let sched = Schedule::load(schedule)?;
-    let at = sched.entries.last().map_or(0, |e| e.from_block);
-    sched.competition(id, at).cloned().ok_or_else(|| {
-        user(format!(
-            "competition {id} is not in the schedule at block {at}"
-        ))
-    })
-}
-
 fn check_hotkey(h: Option<&str>) -> Result<()> {
     if let Some(h) = h {
         crate::chain::ss58::decode(h).map_err(|e| user(format!("--hotkey: {e}")))?;
@@ -228,7 +218,7 @@ fn pull(a: PullArgs, p: &Printer) -> Result<()> {
     check_hotkey(a.hotkey.as_deref())?;
     let max = match a.competition {
         Some(id) => Some(
-            competition(id, a.schedule.as_deref())?
+            Schedule::current_competition(a.schedule.as_deref(), id)?
                 .constraints
                 .max_bytes,
         ),
@@ -318,7 +308,7 @@ fn push(a: PushArgs, p: &Printer) -> Result<()> {
         ));
     }
     if let Some(id) = a.competition {
-        let comp = competition(id, a.schedule.as_deref())?;
+        let comp = Schedule::current_competition(a.schedule.as_deref(), id)?;
         let cfg = crate::model::ModelConfig::from_file(&a.dir.join("config.json"))?;
         let bytes: u64 = files.iter().map(|f| f.size).sum();
         let why = crate::model::command::fit(&cfg, cfg.parameter_count(), bytes, &comp);

@@ -124,10 +124,7 @@ pub fn git_blob_sha1(bytes: &[u8]) -> String {
     hex(&h.finalize())
 }
 
-/// Lowercase hex.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use crate::hex::encode as hex;
 
 /// sha256 of a file, streamed; (hex digest, size).
 pub fn sha256_file(path: &std::path::Path) -> Result<(String, u64)> {

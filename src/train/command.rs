@@ -549,13 +549,8 @@ impl MultiDeviceTask for Job {
         check_data(&shards, &config)?;
         let seq = shards.manifest.seq_len;
         if let Some(id) = st.competition {
-            let sched = CompetitionSchedule::load(schedule_file.as_deref())?;
-            let at = sched.entries.last().map_or(0, |e| e.from_block);
-            let comp = sched.competition(id, at).ok_or_else(|| {
-                user(format!(
-                    "competition {id} is not in the schedule at block {at}"
-                ))
-            })?;
+            let comp = CompetitionSchedule::current_competition(schedule_file.as_deref(), id)?;
+            let comp = &comp;
             let params = config.parameter_count();
             let bytes = params * Dtype::parse(&st.save_dtype).map_or(2, |d| d.size()) as u64;
             let why = crate::model::command::fit(&config, params, bytes, comp);

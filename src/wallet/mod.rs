@@ -230,17 +230,7 @@ pub fn load_key(path: &Path, password: impl FnOnce() -> Result<String>) -> Resul
     Ok(key)
 }
 
-fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    let s = s.strip_prefix("0x").unwrap_or(s);
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn hex0x(b: &[u8]) -> String {
-    format!("0x{}", crate::hub::repo::hex(b))
-}
+use crate::hex::{decode as hex_bytes, encode_0x as hex0x};
 
 /// The SS58 address in a `*pub.txt` (or any key) file.
 pub fn read_address(path: &Path) -> Result<String> {
