@@ -1,7 +1,7 @@
 # sn9 — the two commands a new user runs are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
 CARGO ?= cargo
-BIN := target/release/sn9
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/sn9
 # burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
 export CUDARC_CUDA_VERSION ?= 12080
 
@@ -19,7 +19,7 @@ test:
 test-golden:
 	$(CARGO) test --test golden
 
-## Score a sample round from fixtures: two rounds, EMA state carried, weights explained.
+## The whole subnet offline: local chain + hub, 3 miners train/push/commit, 2 validator rounds.
 demo: build
 	@bash scripts/demo.sh $(BIN)
 
