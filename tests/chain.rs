@@ -521,3 +521,81 @@ fn encode_command_matches_the_sdk() {
     assert_eq!(&ours[..sig_at], &theirs[..sig_at]);
     assert_eq!(&ours[sig_at + 128..], &theirs[sig_at + 128..]);
 }
+
+/// The selective mechagraph recorded from Finney decodes, with the runtime's own types, to what
+/// the SDK decoded.
+#[test]
+fn mechagraph_decode_matches_the_sdk() {
+    let md = std::fs::read(root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
+    let raw = hexb(
+        std::fs::read_to_string(
+            root().join("fixtures/chain/mechagraph_finney_block6852690_netuid1.hex"),
+        )
+        .unwrap()
+        .trim(),
+    );
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            root().join("fixtures/chain/golden_metagraph_decode_spec343.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let want = &g["decoded_summary"]["SubnetInfoRuntimeApi_get_selective_mechagraph"];
+    let m = sn9::chain::subtensor::decode_mechagraph(&md, &raw).unwrap();
+    assert_eq!(m.netuid as u64, want["netuid"].as_u64().unwrap());
+    assert_eq!(m.block, want["block"].as_u64().unwrap());
+    assert_eq!(m.num_uids, want["num_uids"].as_u64().unwrap());
+    assert_eq!(m.max_uids, want["max_uids"].as_u64().unwrap());
+    assert_eq!(m.weights_version, want["weights_version"].as_u64().unwrap());
+    assert_eq!(
+        m.weights_rate_limit,
+        want["weights_rate_limit"].as_u64().unwrap()
+    );
+    assert_eq!(
+        m.commit_reveal_weights_enabled,
+        want["commit_reveal_weights_enabled"].as_bool().unwrap()
+    );
+    assert_eq!(
+        m.commit_reveal_period,
+        want["commit_reveal_period"].as_u64().unwrap()
+    );
+    assert_eq!(m.tempo, want["tempo"].as_u64().unwrap());
+    assert_eq!(
+        m.hotkeys.len() as u64,
+        want["hotkeys_len"].as_u64().unwrap()
+    );
+    assert_eq!(serde_json::json!(m.hotkeys[..3]), want["hotkeys_first3"]);
+    assert_eq!(
+        m.validator_permit.iter().filter(|&&b| b).count() as u64,
+        want["validator_permit_true"].as_u64().unwrap()
+    );
+    assert_eq!(
+        serde_json::json!(m.total_stake[..3]),
+        want["total_stake_first3"]
+    );
+    assert_eq!(
+        serde_json::json!(m.alpha_stake[..3]),
+        want["alpha_stake_first3"]
+    );
+    assert_eq!(
+        serde_json::json!(m.last_update[..3]),
+        want["last_update_first3"]
+    );
+    assert_eq!(
+        m.commitments.len() as u64,
+        want["commitments"].as_u64().unwrap()
+    );
+    for (hk, raw) in &m.commitments {
+        let (_, block, data) = sn9::chain::subtensor::decode_commitment_of(raw).unwrap();
+        assert!(
+            block as u64 <= m.block && data.is_some(),
+            "{hk}: block {block}"
+        );
+    }
+    // The neurons-lite call agrees on the first neuron's hotkey.
+    assert_eq!(
+        m.hotkeys[0],
+        g["decoded_summary"]["NeuronInfoRuntimeApi_get_neurons_lite"]["first"]["hotkey"]
+    );
+}

@@ -373,3 +373,158 @@ pub fn decode_commitment_of(raw: &[u8]) -> Result<(u64, u32, Option<Vec<u8>>)> {
     };
     Ok((deposit, block, data))
 }
+
+use subxt::ext::scale_value::{Composite, Value as SValue, ValueDef};
+
+/// The part of `SubnetInfoRuntimeApi.get_selective_mechagraph` sn9 uses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Mechagraph {
+    pub netuid: u16,
+    pub block: u64,
+    pub num_uids: u64,
+    pub max_uids: u64,
+    pub tempo: u64,
+    pub weights_version: u64,
+    pub weights_rate_limit: u64,
+    pub commit_reveal_weights_enabled: bool,
+    pub commit_reveal_period: u64,
+    /// SS58 (prefix 42) per uid.
+    pub hotkeys: Vec<String>,
+    pub coldkeys: Vec<String>,
+    pub validator_permit: Vec<bool>,
+    /// Rao per uid.
+    pub total_stake: Vec<u64>,
+    pub alpha_stake: Vec<u64>,
+    pub last_update: Vec<u64>,
+    /// (hotkey SS58, the SCALE bytes of its `Registration`).
+    pub commitments: Vec<(String, Vec<u8>)>,
+}
+
+/// `Some(x)` → x, `None` → nothing, anything else as is (the runtime wraps most fields in Option).
+fn some<T>(v: &SValue<T>) -> Option<&SValue<T>> {
+    match &v.value {
+        ValueDef::Variant(var) if var.name == "Some" => var.values.values().next(),
+        ValueDef::Variant(var) if var.name == "None" => None,
+        _ => Some(v),
+    }
+}
+
+fn field<'a, T>(v: &'a SValue<T>, name: &str) -> Option<&'a SValue<T>> {
+    match &v.value {
+        ValueDef::Composite(Composite::Named(f)) => {
+            f.iter().find(|(k, _)| k == name).and_then(|(_, x)| some(x))
+        }
+        _ => None,
+    }
+}
+
+/// A number, through newtype wrappers (compact and `AlphaCurrency`-style structs).
+fn num<T>(v: &SValue<T>) -> Option<u64> {
+    if let Some(n) = v.as_u128() {
+        return u64::try_from(n).ok();
+    }
+    match &v.value {
+        ValueDef::Composite(c) if c.len() == 1 => num(c.values().next()?),
+        _ => None,
+    }
+}
+
+/// Flattens nested composites of u8 into bytes (AccountId32 is `([u8; 32])`).
+fn bytes<T>(v: &SValue<T>, out: &mut Vec<u8>) -> Option<()> {
+    match &v.value {
+        ValueDef::Composite(c) => {
+            for x in c.values() {
+                bytes(x, out)?;
+            }
+            Some(())
+        }
+        _ => {
+            out.push(u8::try_from(v.as_u128()?).ok()?);
+            Some(())
+        }
+    }
+}
+
+fn account<T>(v: &SValue<T>) -> Option<String> {
+    let mut b = Vec::new();
+    bytes(v, &mut b)?;
+    let a: [u8; 32] = b.try_into().ok()?;
+    Some(crate::chain::ss58::encode(42, &a))
+}
+
+fn list<T>(v: Option<&SValue<T>>) -> Vec<&SValue<T>> {
+    match v.map(|v| &v.value) {
+        Some(ValueDef::Composite(c)) => c.values().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Decodes the SCALE result of `SubnetInfoRuntimeApi_get_selective_mechagraph` with the
+/// runtime's own type for it.
+pub fn decode_mechagraph(metadata: &[u8], result: &[u8]) -> Result<Mechagraph> {
+    let md = subxt::Metadata::decode_from(metadata)
+        .map_err(|e| user(format!("the runtime metadata does not decode: {e}")))?;
+    let api = md
+        .runtime_api_trait_by_name("SubnetInfoRuntimeApi")
+        .and_then(|t| t.method_by_name("get_selective_mechagraph"))
+        .ok_or_else(|| user("the runtime has no SubnetInfoRuntimeApi.get_selective_mechagraph"))?;
+    let ty = api.output_ty();
+    let v = subxt::ext::scale_value::scale::decode_as_type(&mut &result[..], ty, md.types())
+        .map_err(|e| {
+            user(format!(
+                "the mechagraph does not decode with the runtime's type: {e}"
+            ))
+        })?;
+    let m = some(&v).ok_or_else(|| user("the node has no such subnet (None)"))?;
+    let get = |k: &str| field(m, k).and_then(num).unwrap_or(0);
+    let nums = |k: &str| {
+        list(field(m, k))
+            .into_iter()
+            .map(|x| num(x).unwrap_or(0))
+            .collect::<Vec<u64>>()
+    };
+    let accounts = |k: &str| {
+        list(field(m, k))
+            .into_iter()
+            .filter_map(account)
+            .collect::<Vec<String>>()
+    };
+    let mut commitments = Vec::new();
+    for c in list(field(m, "commitments")) {
+        // (AccountId32, Vec<Compact<u8>>): the Registration's bytes, compact-encoded one by one.
+        let parts: Vec<&SValue<u32>> = match &c.value {
+            ValueDef::Composite(x) => x.values().collect(),
+            _ => continue,
+        };
+        if let (Some(a), Some(b)) = (parts.first().and_then(|a| account(a)), parts.get(1)) {
+            let raw: Vec<u8> = list(Some(*b))
+                .into_iter()
+                .filter_map(|x| num(x).map(|n| n as u8))
+                .collect();
+            commitments.push((a, raw));
+        }
+    }
+    Ok(Mechagraph {
+        netuid: get("netuid") as u16,
+        block: get("block"),
+        num_uids: get("num_uids"),
+        max_uids: get("max_uids"),
+        tempo: get("tempo"),
+        weights_version: get("weights_version"),
+        weights_rate_limit: get("weights_rate_limit"),
+        commit_reveal_weights_enabled: field(m, "commit_reveal_weights_enabled")
+            .and_then(|b| b.as_bool())
+            .unwrap_or(false),
+        commit_reveal_period: get("commit_reveal_period"),
+        hotkeys: accounts("hotkeys"),
+        coldkeys: accounts("coldkeys"),
+        validator_permit: list(field(m, "validator_permit"))
+            .into_iter()
+            .map(|b| b.as_bool().unwrap_or(false))
+            .collect(),
+        total_stake: nums("total_stake"),
+        alpha_stake: nums("alpha_stake"),
+        last_update: nums("last_update"),
+        commitments,
+    })
+}
