@@ -10,7 +10,7 @@
 //! A commit's sha is the sha1 of its canonical JSON, so it names its content and parent.
 
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -197,24 +197,4 @@ impl Hub for LocalHub {
             committed: true,
         })
     }
-}
-
-/// Lists the repositories of a local hub (`namespace/name`).
-pub fn list(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for ns in std::fs::read_dir(root.join("models"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for n in std::fs::read_dir(ns.path()).into_iter().flatten().flatten() {
-            out.push(format!(
-                "{}/{}",
-                ns.file_name().to_string_lossy(),
-                n.file_name().to_string_lossy()
-            ));
-        }
-    }
-    out.sort();
-    out
 }

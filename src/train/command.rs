@@ -344,7 +344,8 @@ pub fn flops_per_token(c: &ModelConfig, seq_len: usize) -> f64 {
     6.0 * n + 12.0 * (c.num_hidden_layers * c.hidden_size * seq_len) as f64
 }
 
-fn sequences_of_model(model: &Path) -> Result<ModelConfig> {
+/// The config of `--model` (a config.json, or a model directory's).
+fn model_config(model: &Path) -> Result<ModelConfig> {
     let cfg_path = if model.is_dir() {
         model.join("config.json")
     } else {
@@ -545,7 +546,7 @@ impl MultiDeviceTask for Job {
         } = self;
         let t = &st.trajectory;
         let shards = Shards::open(&t.data)?;
-        let config = sequences_of_model(&t.model)?;
+        let config = model_config(&t.model)?;
         check_data(&shards, &config)?;
         let seq = shards.manifest.seq_len;
         if let Some(id) = st.competition {

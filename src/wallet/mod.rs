@@ -50,6 +50,20 @@ pub fn default_path() -> PathBuf {
         .join("wallets")
 }
 
+/// substrate-bip39: the mini secret of a phrase is the first 32 bytes of
+/// PBKDF2-HMAC-SHA512(entropy, "mnemonic" ‖ password, 2048), with an empty password.
+fn mini_secret(phrase: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let m = bip39::Mnemonic::parse_normalized(phrase)
+        .map_err(|e| user(format!("the key's secret phrase is not valid BIP-39: {e}")))?;
+    let (ent, n) = m.to_entropy_array();
+    let mut seed = Zeroizing::new([0u8; 64]);
+    pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha512>>(&ent[..n], b"mnemonic", 2048, seed.as_mut())
+        .map_err(|e| anyhow::anyhow!("pbkdf2: {e}"))?;
+    let mut mini = Zeroizing::new([0u8; 32]);
+    mini.copy_from_slice(&seed[..32]);
+    Ok(mini)
+}
+
 /// An sr25519 key pair.
 pub struct Key {
     pub pair: schnorrkel::Keypair,
@@ -64,18 +78,9 @@ impl Key {
         })
     }
 
-    /// substrate-bip39: the mini secret is the first 32 bytes of
-    /// PBKDF2-HMAC-SHA512(entropy, "mnemonic" ‖ password, 2048).
+    /// A key from a BIP-39 phrase (see [`mini_secret`]).
     pub fn from_phrase(phrase: &str) -> Result<Key> {
-        let m = bip39::Mnemonic::parse_normalized(phrase)
-            .map_err(|e| user(format!("the key's secret phrase is not valid BIP-39: {e}")))?;
-        let (ent, n) = m.to_entropy_array();
-        let mut seed = Zeroizing::new([0u8; 64]);
-        pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha512>>(&ent[..n], b"mnemonic", 2048, seed.as_mut())
-            .map_err(|e| anyhow::anyhow!("pbkdf2: {e}"))?;
-        let mut mini = [0u8; 32];
-        mini.copy_from_slice(&seed[..32]);
-        Self::from_mini_secret(&mini)
+        Self::from_mini_secret(&*mini_secret(phrase)?)
     }
 
     pub fn public(&self) -> [u8; 32] {
@@ -265,18 +270,14 @@ pub fn hotkey_address(w: &WalletSpec) -> Result<String> {
 
 /// Key file JSON for a phrase (the SDK's fields).
 fn keyfile_json(phrase: &str) -> Result<(Value, Value, String)> {
-    let m = bip39::Mnemonic::parse_normalized(phrase).map_err(|e| user(format!("{e}")))?;
-    let (ent, n) = m.to_entropy_array();
-    let mut seed = Zeroizing::new([0u8; 64]);
-    pbkdf2::pbkdf2::<hmac::Hmac<sha2::Sha512>>(&ent[..n], b"mnemonic", 2048, seed.as_mut())
-        .map_err(|e| anyhow::anyhow!("pbkdf2: {e}"))?;
-    let mini = MiniSecretKey::from_bytes(&seed[..32]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seed = mini_secret(phrase)?;
+    let mini = MiniSecretKey::from_bytes(seed.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let secret = mini.expand(ExpansionMode::Ed25519);
     let public = secret.to_public().to_bytes();
     let ss58 = ss58::encode(42, &public);
     let full = json!({"accountId": hex0x(&public), "publicKey": hex0x(&public),
         "privateKey": hex0x(&secret.to_ed25519_bytes()), "secretPhrase": phrase,
-        "secretSeed": hex0x(&seed[..32]), "ss58Address": ss58, "cryptoType": 1});
+        "secretSeed": hex0x(seed.as_ref()), "ss58Address": ss58, "cryptoType": 1});
     let public_only = json!({"accountId": hex0x(&public), "publicKey": hex0x(&public),
         "ss58Address": ss58, "cryptoType": 1});
     Ok((full, public_only, ss58))
