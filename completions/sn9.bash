@@ -439,7 +439,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__block)
-            opts="-q -v -h --network --netuid --at --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --at --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +450,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -465,7 +469,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__commit)
-            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -476,6 +480,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -503,7 +511,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__commitments)
-            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -514,6 +522,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -829,7 +841,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local__subcmd__advance)
-            opts="-q -v -h --network --netuid --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -840,6 +852,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -951,7 +967,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local__subcmd__register)
-            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --stake --validator --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --stake --validator --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -962,6 +978,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1103,7 +1123,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metagraph)
-            opts="-q -v -h --network --netuid --csv --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --csv --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1114,6 +1134,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1181,7 +1205,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__weights__subcmd__set)
-            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --dry-run --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --dry-run --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,6 +1216,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2785,7 +2813,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__validate)
-            opts="-q -v -h --once --state-dir --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
+            opts="-q -v -h --once --state-dir --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2800,6 +2828,10 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

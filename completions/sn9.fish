@@ -130,6 +130,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l at -d 'A past block whose hash to print' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s q -l quiet -d 'Only errors on stderr'
@@ -137,6 +138,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l csv -d 'CSV instead of a table'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -s q -l quiet -d 'Only errors on stderr'
@@ -144,12 +146,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l wallet-path -d 'Wallets directory [default: ~/.bittensor/wallets]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l wallet-hotkey -d 'Hotkey name' -r
@@ -382,6 +386,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l state-dir -d 'Validator state directory' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l netuid -d 'Subnet id' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-path -d 'Wallets directory [default: ~/.bittensor/wallets]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l wallet-hotkey -d 'Hotkey name' -r

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod jsonf64;
 pub mod model;
 pub mod output;
+pub mod retry;
 pub mod score;
 pub mod settings;
 pub mod train;

@@ -374,26 +374,9 @@ fn bad_input_is_refused_before_any_transfer() {
 /// to the fake Hub, and sn9 pulls what the Python client pushed.
 #[test]
 fn python_huggingface_hub_interoperates() {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-hub");
-    let py = venv.join("bin/python");
-    if !py.exists() {
-        let ok = std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && std::process::Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "huggingface_hub==0.36.2"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = std::fs::remove_dir_all(&venv);
-            println!(
-                "skipped: no python3 with venv, or PyPI unreachable (huggingface_hub==0.36.2)"
-            );
-            return;
-        }
-    }
+    let Some(py) = common::python_venv("py-hub", &["huggingface_hub==0.36.2"]) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let m = model(d.path());
     let fake = FakeHub::start(HubFaults::default());

@@ -1,13 +1,19 @@
-//! `sn9 chain ...` commands that need no node.
+//! `sn9 chain ...`: the same commands on a subtensor node (`--network finney|test|local|ws(s)://`)
+//! and on a local chain (`--network file://DIR`).
 
 use std::io::Write;
 
 use anyhow::Result;
 
-use super::local::{Hyperparams, LocalChain, block_hash, check_weights, commitment_valid, payload};
+use super::local::{
+    Hyperparams, LocalChain, Neuron, Subnet, block_hash, check_weights, commitment_valid, payload,
+};
 use super::metadata::{ModelId, validate_repo_id};
+use super::node::{Node, parse_hash};
+use super::subtensor::{Call, decode_commitment_of};
 use crate::error::user;
 use crate::output::{Format, Printer, stdout};
+use crate::retry::Retry;
 use crate::wallet::command::WalletArgs;
 
 #[derive(Debug, clap::Subcommand)]
@@ -183,18 +189,174 @@ pub struct NetArgs {
     /// Subnet id.
     #[arg(long, env = "SN9_NETUID", default_value_t = crate::competition::constants::SUBNET_UID)]
     pub netuid: u16,
+    /// The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of
+    /// another chain gets nothing signed.
+    #[arg(long, env = "SN9_GENESIS", value_name = "HASH")]
+    pub genesis: Option<String>,
+}
+
+/// A chain to talk to.
+pub enum Net {
+    Local(LocalChain),
+    Node(Box<Node>),
 }
 
 impl NetArgs {
-    /// The local chain, or a clear error for networks this build cannot reach yet.
+    /// The local chain or a connected, checked node.
+    pub fn open(&self) -> Result<Net> {
+        if self.network.starts_with("file://") {
+            return Ok(Net::Local(self.local()?));
+        }
+        let genesis = self.genesis.as_deref().map(parse_hash).transpose()?;
+        Ok(Net::Node(Box::new(Node::connect(
+            &self.network,
+            genesis,
+            Retry::default(),
+        )?)))
+    }
+
+    /// The local chain (for `sn9 chain local ...`).
     pub fn local(&self) -> Result<LocalChain> {
         match self.network.strip_prefix("file://") {
             Some(dir) => LocalChain::open(std::path::Path::new(dir)),
             None => Err(user(format!(
-                "--network {}: this build talks to a local chain only (file://DIR); the subtensor \
-                 client (subxt) is not wired in yet. Create one with `sn9 chain local init DIR`",
+                "--network {}: `sn9 chain local` works on a local chain (file://DIR); create one \
+                 with `sn9 chain local init DIR`",
                 self.network
             ))),
+        }
+    }
+}
+
+/// A subnet as the commands show it, from either kind of chain.
+struct View {
+    genesis_hash: String,
+    block: u64,
+    block_hash: String,
+    hyperparams: Hyperparams,
+    neurons: Vec<Neuron>,
+    /// By uid.
+    commitments: Vec<CommitmentRow>,
+}
+
+/// (uid (none: a hotkey no longer in the metagraph), hotkey, block, data, the parsed metadata or
+/// why it is invalid).
+type CommitmentRow = (
+    Option<u16>,
+    String,
+    u64,
+    String,
+    std::result::Result<ModelId, String>,
+);
+
+impl View {
+    fn subnet(&self) -> Subnet {
+        Subnet {
+            hyperparams: self.hyperparams.clone(),
+            neurons: self.neurons.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+fn view(net: &mut Net, netuid: u16) -> Result<View> {
+    match net {
+        Net::Local(c) => {
+            let s = c.read()?;
+            let sn = s
+                .subnets
+                .get(&netuid)
+                .ok_or_else(|| user(format!("subnet {netuid} does not exist")))?;
+            let mut commitments = Vec::new();
+            for n in &sn.neurons {
+                let Some(c) = sn.commitments.get(&n.hotkey) else {
+                    continue;
+                };
+                let parsed = if !commitment_valid(&s.genesis_hash, netuid, &n.hotkey, c) {
+                    Err("the signature does not verify".to_string())
+                } else {
+                    ModelId::parse(&c.data).map_err(|e| e.to_string())
+                };
+                commitments.push((
+                    Some(n.uid),
+                    n.hotkey.clone(),
+                    c.block,
+                    c.data.clone(),
+                    parsed,
+                ));
+            }
+            Ok(View {
+                block_hash: block_hash(&s.genesis_hash, s.block),
+                genesis_hash: s.genesis_hash,
+                block: s.block,
+                hyperparams: sn.hyperparams.clone(),
+                neurons: sn.neurons.clone(),
+                commitments,
+            })
+        }
+        Net::Node(node) => {
+            let head = node.head()?;
+            let m = node.mechagraph(netuid, &head)?;
+            let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+            let neurons: Vec<Neuron> = m
+                .hotkeys
+                .iter()
+                .enumerate()
+                .map(|(i, hk)| Neuron {
+                    uid: i as u16,
+                    hotkey: hk.clone(),
+                    coldkey: m.coldkeys.get(i).cloned().unwrap_or_default(),
+                    stake: at(&m.total_stake, i) as f64 / 1e9,
+                    validator_permit: m.validator_permit.get(i).copied().unwrap_or(false),
+                    registered_at: at(&m.block_at_registration, i),
+                    last_update: at(&m.last_update, i),
+                })
+                .collect();
+            let mut commitments = Vec::new();
+            for (hk, raw) in &m.commitments {
+                // Validators read the commitments of the metagraph's hotkeys; the others are
+                // leftovers of deregistered hotkeys, listed as such.
+                let uid = m.hotkeys.iter().position(|h| h == hk).map(|u| u as u16);
+                let (block, data, parsed) = match decode_commitment_of(raw) {
+                    Ok((_, block, Some(d))) => match String::from_utf8(d) {
+                        Ok(s) => {
+                            let p = ModelId::parse(&s).map_err(|e| e.to_string());
+                            (block as u64, s, p)
+                        }
+                        Err(e) => (
+                            block as u64,
+                            crate::hex::encode_0x(e.as_bytes()),
+                            Err("not UTF-8".to_string()),
+                        ),
+                    },
+                    Ok((_, block, None)) => (
+                        block as u64,
+                        String::new(),
+                        Err("no raw data field".to_string()),
+                    ),
+                    Err(e) => (0, crate::hex::encode_0x(raw), Err(e.to_string())),
+                };
+                let parsed = match uid {
+                    Some(_) => parsed,
+                    None => Err("the hotkey is not in the metagraph (deregistered)".to_string()),
+                };
+                commitments.push((uid, hk.clone(), block, data, parsed));
+            }
+            commitments.sort_by_key(|c| (c.0.is_none(), c.0));
+            Ok(View {
+                genesis_hash: crate::hex::encode_0x(&node.genesis),
+                block: head.number,
+                block_hash: crate::hex::encode_0x(&head.hash),
+                hyperparams: Hyperparams {
+                    tempo: m.tempo,
+                    weights_rate_limit: m.weights_rate_limit,
+                    weights_version_key: m.weights_version,
+                    commit_reveal_weights_enabled: m.commit_reveal_weights_enabled,
+                    ..Default::default()
+                },
+                neurons,
+                commitments,
+            })
         }
     }
 }
@@ -345,6 +507,13 @@ pub fn run(cmd: ChainCommand, p: &Printer) -> Result<()> {
 
 /// Checks a commitment string as validators will parse it, before anything is signed.
 fn check_metadata(s: &str) -> Result<ModelId> {
+    let max = crate::competition::constants::MAX_METADATA_BYTES;
+    if s.len() > max {
+        return Err(user(format!(
+            "the metadata is {} bytes, over the chain's {max}-byte limit for a commitment",
+            s.len()
+        )));
+    }
     let id = ModelId::parse(s).map_err(|e| user(e.to_string()))?;
     validate_repo_id(&format!("{}/{}", id.namespace, id.name)).map_err(user)?;
     match &id.commit {
@@ -401,44 +570,84 @@ fn read_weights(path: &std::path::Path, netuid: u16) -> Result<(Vec<u16>, Vec<u1
     Ok((list("u16_uids")?, list("u16_weights")?, version))
 }
 
+/// What `chain weights set` prints once the chain took the weights: the block on stdout (all of
+/// `doc` with --json), a sentence on stderr.
+fn weights_done(w: &mut impl Write, p: &Printer, doc: serde_json::Value) -> Result<()> {
+    let block = &doc["block"];
+    if p.format == Format::Json {
+        writeln!(w, "{doc}")?;
+    } else {
+        writeln!(w, "{block}")?;
+    }
+    let n = &doc["uids"];
+    match &doc["commit_reveal"] {
+        serde_json::Value::Null => p.info(format!("weights for {n} uids set at block {block}")),
+        c => p.info(format!(
+            "weights for {n} uids committed at block {block}, timelocked to drand round {}; \
+             the chain reveals them from block {}",
+            c["reveal_round"], c["first_reveal_block"]
+        )),
+    }
+    Ok(())
+}
+
 fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
     let mut w = stdout();
     match cmd {
         ChainCommand::Metadata(_) => unreachable!("handled by run"),
         ChainCommand::Encode(a) => return encode(a, p),
         ChainCommand::Block { net, at } => {
-            let s = net.local()?.read()?;
-            let b = at.unwrap_or(s.block);
-            if b > s.block {
-                return Err(user(format!(
-                    "block {b} is in the future (head {})",
-                    s.block
-                )));
-            }
-            let h = block_hash(&s.genesis_hash, b);
+            let (b, h, head, genesis) = match net.open()? {
+                Net::Local(c) => {
+                    let s = c.read()?;
+                    let b = at.unwrap_or(s.block);
+                    if b > s.block {
+                        return Err(user(format!(
+                            "block {b} is in the future (head {})",
+                            s.block
+                        )));
+                    }
+                    (b, block_hash(&s.genesis_hash, b), s.block, s.genesis_hash)
+                }
+                Net::Node(mut node) => {
+                    let head = node.head()?;
+                    let b = at.unwrap_or(head.number);
+                    let h = match node.block_hash(b)? {
+                        Some(h) => h,
+                        None => {
+                            return Err(user(format!(
+                                "block {b} is in the future (head {})",
+                                head.number
+                            )));
+                        }
+                    };
+                    (
+                        b,
+                        crate::hex::encode_0x(&h),
+                        head.number,
+                        crate::hex::encode_0x(&node.genesis),
+                    )
+                }
+            };
             if p.format == Format::Json {
                 writeln!(
                     w,
                     "{}",
-                    serde_json::json!({"block": b, "hash": h, "head": s.block, "genesis_hash": s.genesis_hash})
+                    serde_json::json!({"block": b, "hash": h, "head": head, "genesis_hash": genesis})
                 )?;
             } else {
                 writeln!(w, "{b}\t{h}")?;
             }
         }
         ChainCommand::Metagraph { net, csv } => {
-            let s = net.local()?.read()?;
-            let sn = s
-                .subnets
-                .get(&net.netuid)
-                .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
+            let v = view(&mut net.open()?, net.netuid)?;
             if p.format == Format::Json {
                 writeln!(
                     w,
                     "{}",
-                    serde_json::json!({"netuid": net.netuid, "block": s.block,
-                    "block_hash": block_hash(&s.genesis_hash, s.block), "neurons": sn.neurons,
-                    "hyperparams": sn.hyperparams})
+                    serde_json::json!({"netuid": net.netuid, "block": v.block,
+                    "block_hash": v.block_hash, "genesis_hash": v.genesis_hash,
+                    "neurons": v.neurons, "hyperparams": v.hyperparams})
                 )?;
             } else {
                 let mut t = crate::output::Table::new([
@@ -450,7 +659,7 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
                     "last_update",
                     "registered_at",
                 ]);
-                for n in &sn.neurons {
+                for n in &v.neurons {
                     t.row([
                         n.uid.to_string(),
                         n.hotkey.clone(),
@@ -469,31 +678,15 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
             }
         }
         ChainCommand::Commitments { net } => {
-            let s = net.local()?.read()?;
-            let sn = s
-                .subnets
-                .get(&net.netuid)
-                .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
-            let mut rows = Vec::new();
-            for n in &sn.neurons {
-                let Some(c) = sn.commitments.get(&n.hotkey) else {
-                    continue;
-                };
-                let parsed = if !commitment_valid(&s.genesis_hash, net.netuid, &n.hotkey, c) {
-                    Err("the signature does not verify".to_string())
-                } else {
-                    ModelId::parse(&c.data).map_err(|e| e.to_string())
-                };
-                rows.push((n.uid, n.hotkey.clone(), c, parsed));
-            }
+            let v = view(&mut net.open()?, net.netuid)?;
             if p.format == Format::Json {
-                for (uid, hk, c, parsed) in &rows {
+                for (uid, hk, block, data, parsed) in &v.commitments {
                     let doc = match parsed {
                         Ok(id) => {
-                            serde_json::json!({"uid": uid, "hotkey": hk, "block": c.block, "data": c.data, "model_id": id})
+                            serde_json::json!({"uid": uid, "hotkey": hk, "block": block, "data": data, "model_id": id})
                         }
                         Err(e) => {
-                            serde_json::json!({"uid": uid, "hotkey": hk, "block": c.block, "data": c.data, "invalid": e})
+                            serde_json::json!({"uid": uid, "hotkey": hk, "block": block, "data": data, "invalid": e})
                         }
                     };
                     writeln!(w, "{doc}")?;
@@ -508,21 +701,21 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
                     "commit",
                     "note",
                 ]);
-                for (uid, hk, c, parsed) in &rows {
+                for (uid, hk, block, _, parsed) in &v.commitments {
                     match parsed {
                         Ok(id) => t.row([
-                            uid.to_string(),
+                            uid.map_or("-".into(), |u| u.to_string()),
                             hk.clone(),
-                            c.block.to_string(),
+                            block.to_string(),
                             id.competition_id.to_string(),
                             format!("{}/{}", id.namespace, id.name),
                             id.commit.clone().unwrap_or_default(),
                             String::new(),
                         ]),
                         Err(e) => t.row([
-                            uid.to_string(),
+                            uid.map_or("-".into(), |u| u.to_string()),
                             hk.clone(),
-                            c.block.to_string(),
+                            block.to_string(),
                             "-".into(),
                             "-".into(),
                             "-".into(),
@@ -539,14 +732,40 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
             wallet,
         } => {
             check_metadata(&metadata)?;
-            let chain = net.local()?;
+            let mut chain = net.open()?;
             let key = wallet.hotkey()?;
-            let block = chain.commit(net.netuid, &key, &metadata)?;
+            let (block, extra) = match &mut chain {
+                Net::Local(c) => (c.commit(net.netuid, &key, &metadata)?, None),
+                Net::Node(node) => {
+                    let head = node.head()?;
+                    if !node
+                        .mechagraph(net.netuid, &head)?
+                        .hotkeys
+                        .contains(&key.ss58())
+                    {
+                        return Err(user(format!(
+                            "{} is not registered on subnet {}; register it before committing",
+                            key.ss58(),
+                            net.netuid
+                        )));
+                    }
+                    let call = Call::SetCommitment {
+                        netuid: net.netuid,
+                        data: metadata.as_bytes().to_vec(),
+                    };
+                    let inc = node.submit(&call, &key)?;
+                    (
+                        inc.block.number,
+                        Some(crate::hex::encode_0x(&inc.extrinsic_hash)),
+                    )
+                }
+            };
             if p.format == Format::Json {
                 writeln!(
                     w,
                     "{}",
-                    serde_json::json!({"block": block, "hotkey": key.ss58(), "netuid": net.netuid, "metadata": metadata})
+                    serde_json::json!({"block": block, "hotkey": key.ss58(), "netuid": net.netuid,
+                    "metadata": metadata, "extrinsic_hash": extra})
                 )?;
             } else {
                 writeln!(w, "{block}")?;
@@ -560,40 +779,83 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
             dry_run,
         }) => {
             let (uids, weights, version) = read_weights(&file, net.netuid)?;
-            let chain = net.local()?;
+            let mut chain = net.open()?;
             let key = wallet.hotkey()?;
-            if dry_run {
-                let s = chain.read()?;
-                let sn = s
-                    .subnets
-                    .get(&net.netuid)
-                    .ok_or_else(|| user(format!("subnet {} does not exist", net.netuid)))?;
-                check_weights(sn, &key.ss58(), &uids, &weights, version, s.block + 1)?;
-                let body = serde_json::to_string(&(&uids, &weights, version))?;
-                let pl = payload(&s.genesis_hash, "set_weights", net.netuid, &body);
-                writeln!(
-                    w,
-                    "{}",
-                    serde_json::json!({"dry_run": true, "netuid": net.netuid, "hotkey": key.ss58(),
-                    "uids": uids, "weights": weights, "version_key": version,
-                    "signer_payload": crate::hex::encode_0x(&pl)})
-                )?;
-                p.info("dry run: checked, nothing submitted");
-            } else {
-                let block = chain.set_weights(net.netuid, &key, &uids, &weights, version)?;
-                if p.format == Format::Json {
+            let v = view(&mut chain, net.netuid)?;
+            // On a commit-reveal subnet of a node the weights go out timelocked; a commit passes
+            // the same checks (the rate limit as `CommittingWeightsTooFast`).
+            let timelocked =
+                v.hyperparams.commit_reveal_weights_enabled && matches!(chain, Net::Node(_));
+            let mut sn = v.subnet();
+            sn.hyperparams.commit_reveal_weights_enabled &= !timelocked;
+            check_weights(&sn, &key.ss58(), &uids, &weights, version, v.block + 1)?;
+            let (call, plan) = match &mut chain {
+                Net::Node(node) if timelocked => {
+                    let head = node.head()?;
+                    let plan = node.commit_plan(net.netuid, &head)?;
+                    let payload =
+                        super::timelock::weights_payload(&key.public(), &uids, &weights, version);
+                    let call = Call::CommitTimelockedMechanismWeights {
+                        netuid: net.netuid,
+                        mecid: 0,
+                        commit: super::timelock::encrypt(&payload, plan.reveal_round)?,
+                        reveal_round: plan.reveal_round,
+                        commit_reveal_version: plan.version,
+                    };
+                    (call, Some(plan))
+                }
+                _ => (
+                    Call::SetWeights {
+                        netuid: net.netuid,
+                        dests: uids.clone(),
+                        weights: weights.clone(),
+                        version_key: version,
+                    },
+                    None,
+                ),
+            };
+            match (&mut chain, dry_run) {
+                (Net::Local(_), true) => {
+                    let body = serde_json::to_string(&(&uids, &weights, version))?;
+                    let pl = payload(&v.genesis_hash, "set_weights", net.netuid, &body);
                     writeln!(
                         w,
                         "{}",
-                        serde_json::json!({"block": block, "hotkey": key.ss58(), "netuid": net.netuid, "uids": uids.len()})
+                        serde_json::json!({"dry_run": true, "netuid": net.netuid, "hotkey": key.ss58(),
+                        "uids": uids, "weights": weights, "version_key": version,
+                        "signer_payload": crate::hex::encode_0x(&pl)})
                     )?;
-                } else {
-                    writeln!(w, "{block}")?;
+                    p.info("dry run: checked, nothing submitted");
                 }
-                p.info(format!(
-                    "weights for {} uids set at block {block}",
-                    uids.len()
-                ));
+                (Net::Node(node), true) => {
+                    let (call_data, pl, nonce, head) = node.prepare(&call, &key)?;
+                    writeln!(
+                        w,
+                        "{}",
+                        serde_json::json!({"dry_run": true, "netuid": net.netuid, "hotkey": key.ss58(),
+                        "uids": uids, "weights": weights, "version_key": version,
+                        "commit_reveal": plan,
+                        "nonce": nonce, "era": {"period": super::node::ERA_PERIOD,
+                        "block": head.number, "hash": crate::hex::encode_0x(&head.hash)},
+                        "call_data": crate::hex::encode_0x(&call_data),
+                        "signer_payload": crate::hex::encode_0x(&pl)})
+                    )?;
+                    p.info("dry run: checked, nothing submitted");
+                }
+                (Net::Local(c), false) => {
+                    let block = c.set_weights(net.netuid, &key, &uids, &weights, version)?;
+                    let doc = serde_json::json!({"block": block, "hotkey": key.ss58(),
+                        "netuid": net.netuid, "uids": uids.len()});
+                    weights_done(&mut w, p, doc)?;
+                }
+                (Net::Node(node), false) => {
+                    let inc = node.submit(&call, &key)?;
+                    let doc = serde_json::json!({"block": inc.block.number, "hotkey": key.ss58(),
+                        "netuid": net.netuid, "uids": uids.len(),
+                        "extrinsic_hash": crate::hex::encode_0x(&inc.extrinsic_hash),
+                        "commit_reveal": plan});
+                    weights_done(&mut w, p, doc)?;
+                }
             }
         }
         ChainCommand::Local(LocalCommand::Init {

@@ -3,5 +3,8 @@
 pub mod command;
 pub mod local;
 pub mod metadata;
+pub mod node;
+pub mod rpc;
 pub mod ss58;
 pub mod subtensor;
+pub mod timelock;

@@ -328,6 +328,102 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// What the block's events say of extrinsic `index`: `None` if it has no outcome event,
+    /// `Some(Ok(()))` on `System.ExtrinsicSuccess`, `Some(Err(name))` on `System.ExtrinsicFailed`
+    /// with the dispatch error's name (`SubtensorModule.SettingWeightsTooFast`, `BadOrigin`, ...).
+    pub fn extrinsic_outcome(
+        &self,
+        events: Vec<u8>,
+        index: u32,
+    ) -> Result<Option<std::result::Result<(), String>>> {
+        let at = self.at()?;
+        let md = at.metadata();
+        let events = at.events().from_bytes(events);
+        for ev in events.iter() {
+            let ev = ev.map_err(|e| anyhow::anyhow!("the block's events do not decode: {e}"))?;
+            if ev.phase() != subxt::events::Phase::ApplyExtrinsic(index)
+                || ev.pallet_name() != "System"
+            {
+                continue;
+            }
+            match ev.event_name() {
+                "ExtrinsicSuccess" => return Ok(Some(Ok(()))),
+                "ExtrinsicFailed" => {
+                    let fields: Composite<()> = ev
+                        .decode_fields_unchecked_as()
+                        .map_err(|e| anyhow::anyhow!("ExtrinsicFailed does not decode: {e}"))?;
+                    let err = fields.values().next();
+                    return Ok(Some(Err(err
+                        .map(|e| dispatch_error_name(&md, e))
+                        .unwrap_or_else(|| "an unknown dispatch error".into()))));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Encoder {
+    /// Whether the runtime has storage item `pallet.item`.
+    pub fn has_storage(&self, pallet: &str, item: &str) -> bool {
+        self.at().is_ok_and(|at| {
+            at.metadata()
+                .pallet_by_name(pallet)
+                .and_then(|p| p.storage())
+                .and_then(|s| s.entry_by_name(item))
+                .is_some()
+        })
+    }
+
+    /// A storage value as a number: `raw` as the node returned it, or the item's default when
+    /// unset (`None`).
+    pub fn storage_number(&self, pallet: &str, item: &str, raw: Option<&[u8]>) -> Result<u64> {
+        let at = self.at()?;
+        let md = at.metadata();
+        let entry = md
+            .pallet_by_name(pallet)
+            .and_then(|p| p.storage())
+            .and_then(|s| s.entry_by_name(item))
+            .ok_or_else(|| user(format!("the runtime has no storage item {pallet}.{item}")))?;
+        let bytes = raw.or(entry.default_value()).unwrap_or(&[]);
+        let v = subxt::ext::scale_value::scale::decode_as_type(
+            &mut &bytes[..],
+            entry.value_ty(),
+            md.types(),
+        )
+        .map_err(|e| anyhow::anyhow!("{pallet}.{item} does not decode: {e}"))?;
+        num(&v).ok_or_else(|| anyhow::anyhow!("{pallet}.{item} is not a number: {v}"))
+    }
+}
+
+/// `DispatchError::Module { index, error }` → `Pallet.ErrorName`; other variants by name.
+fn dispatch_error_name(md: &subxt::Metadata, e: &SValue<()>) -> String {
+    let ValueDef::Variant(v) = &e.value else {
+        return format!("{e}");
+    };
+    if v.name == "Module" {
+        let inner = v.values.values().next();
+        let idx = inner.and_then(|m| field(m, "index")).and_then(num);
+        let mut code = Vec::new();
+        let err = inner
+            .and_then(|m| field(m, "error"))
+            .and_then(|x| bytes(x, &mut code));
+        if let (Some(i), Some(())) = (idx, err)
+            && let Some(p) = md.pallet_by_error_index(i as u8)
+            && let Some(var) = code.first().and_then(|c| p.error_variant_by_index(*c))
+        {
+            return format!("{}.{}", p.name(), var.name);
+        }
+        return format!("Module error {e}");
+    }
+    match v.values.values().next() {
+        Some(inner) => format!("{}({inner})", v.name),
+        None => v.name.clone(),
+    }
+}
+
 /// One part of a storage key.
 #[derive(Debug, Clone)]
 pub enum StorageKeyPart {
@@ -396,6 +492,7 @@ pub struct Mechagraph {
     pub total_stake: Vec<u64>,
     pub alpha_stake: Vec<u64>,
     pub last_update: Vec<u64>,
+    pub block_at_registration: Vec<u64>,
     /// (hotkey SS58, the SCALE bytes of its `Registration`).
     pub commitments: Vec<(String, Vec<u8>)>,
 }
@@ -525,6 +622,7 @@ pub fn decode_mechagraph(metadata: &[u8], result: &[u8]) -> Result<Mechagraph> {
         total_stake: nums("total_stake"),
         alpha_stake: nums("alpha_stake"),
         last_update: nums("last_update"),
+        block_at_registration: nums("block_at_registration"),
         commitments,
     })
 }

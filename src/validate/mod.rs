@@ -129,6 +129,9 @@ pub fn sn9(a: &ValidateArgs) -> Result<Command> {
     let mut c = Command::new(exe);
     c.env("SN9_NETWORK", &a.net.network)
         .env("SN9_NETUID", a.net.netuid.to_string());
+    if let Some(g) = &a.net.genesis {
+        c.env("SN9_GENESIS", g);
+    }
     if let Some(h) = &a.hub {
         c.env("SN9_HUB", h);
     }

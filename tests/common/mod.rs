@@ -266,3 +266,31 @@ pub fn json_out(cmd: &mut std::process::Command) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 pub mod fakehub;
+pub mod replay;
+
+/// A Python venv under the target directory with `packages` installed from PyPI (made once);
+/// `None`, with the reason printed, when python3/venv or PyPI is not available.
+pub fn python_venv(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> {
+    let venv = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let py = venv.join("bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "-q"])
+            .args(packages)
+            .status()
+            .is_ok_and(|s| s.success());
+    if ok {
+        Some(py)
+    } else {
+        let _ = std::fs::remove_dir_all(&venv);
+        println!("skipped: no python3 with venv, or PyPI unreachable ({packages:?})");
+        None
+    }
+}
