@@ -3,7 +3,7 @@
 //! commit, commitments, weights with subtensor's checks, blocks.
 
 mod common;
-use common::{root, sn9};
+use common::{hex_bytes, hex0x, root, sn9};
 
 use std::path::Path;
 
@@ -265,23 +265,8 @@ fn local_chain_commit_and_weights() {
     assert!(blk["hash"].as_str().unwrap().starts_with("0x"));
 }
 
-fn hexb(s: &str) -> Vec<u8> {
-    let s = s.trim_start_matches("0x");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex0x(b: &[u8]) -> String {
-    format!(
-        "0x{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
-}
-
 fn arr<const N: usize>(s: &str) -> [u8; N] {
-    hexb(s).try_into().unwrap()
+    hex_bytes(s).try_into().unwrap()
 }
 
 /// Every call, signer payload, signed extrinsic and storage key of the SDK's golden file
@@ -335,14 +320,14 @@ fn golden_chain_encodings_match_the_sdk() {
             },
             "commit_timelocked_weights" => Call::CommitTimelockedWeights {
                 netuid,
-                commit: hexb(p["commit"].as_str().unwrap()),
+                commit: hex_bytes(p["commit"].as_str().unwrap()),
                 reveal_round: p["reveal_round"].as_u64().unwrap(),
                 commit_reveal_version: p["commit_reveal_version"].as_u64().unwrap() as u16,
             },
             "commit_timelocked_mechanism_weights" => Call::CommitTimelockedMechanismWeights {
                 netuid,
                 mecid: 0,
-                commit: hexb(p["commit"].as_str().unwrap()),
+                commit: hex_bytes(p["commit"].as_str().unwrap()),
                 reveal_round: p["reveal_round"].as_u64().unwrap(),
                 commit_reveal_version: p["commit_reveal_version"].as_u64().unwrap() as u16,
             },
@@ -355,7 +340,7 @@ fn golden_chain_encodings_match_the_sdk() {
                     .unwrap();
                 Call::SetCommitment {
                     netuid,
-                    data: hexb(v.as_str().unwrap()),
+                    data: hex_bytes(v.as_str().unwrap()),
                 }
             }
             other => panic!("unknown call {other}"),
@@ -443,7 +428,8 @@ fn golden_chain_encodings_match_the_sdk() {
         );
     }
     let d = &g["decodes"][0];
-    let (deposit, block, data) = decode_commitment_of(&hexb(d["raw"].as_str().unwrap())).unwrap();
+    let (deposit, block, data) =
+        decode_commitment_of(&hex_bytes(d["raw"].as_str().unwrap())).unwrap();
     assert_eq!(deposit, d["decoded"]["deposit"].as_u64().unwrap());
     assert_eq!(block as u64, d["decoded"]["block"].as_u64().unwrap());
     assert_eq!(
@@ -499,11 +485,11 @@ fn encode_command_matches_the_sdk() {
             .arg(root().join("fixtures/chain/wallet")),
     );
     assert_eq!(v["signer_payload"], e["signer_payload"]);
-    let payload = hexb(v["signer_payload"].as_str().unwrap());
+    let payload = hex_bytes(v["signer_payload"].as_str().unwrap());
     assert!(sn9::wallet::verify(
         v["signer"].as_str().unwrap(),
         &payload,
-        &hexb(v["signature"].as_str().unwrap())
+        &hex_bytes(v["signature"].as_str().unwrap())
     ));
     // Same extrinsic as the SDK's but for the (randomised) signature bytes.
     let (ours, theirs) = (
@@ -521,7 +507,7 @@ fn encode_command_matches_the_sdk() {
 #[test]
 fn mechagraph_decode_matches_the_sdk() {
     let md = std::fs::read(root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
-    let raw = hexb(&common::replay::recorded_call(
+    let raw = hex_bytes(&common::replay::recorded_call(
         "SubnetInfoRuntimeApi_get_selective_mechagraph",
     ));
     let g: Value = serde_json::from_str(

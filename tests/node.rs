@@ -5,13 +5,16 @@
 //! refusing, failing and unreachable nodes give clear errors and get nothing signed.
 
 mod common;
-use common::replay::{Behaviour, INCLUDED_NUMBER, ReplayNode, recorded_call, recording};
-use common::{root, sn9};
+use common::replay::{
+    Behaviour, INCLUDED_NUMBER, ReplayNode, field_mut, item, mechagraph_request, num,
+    recorded_call, recording, set_bytes,
+};
+use common::{hex0x, root, sn9};
 
 use std::path::Path;
 
 use serde_json::{Value, json};
-use subxt::ext::scale_value::{Composite, Value as SValue, ValueDef};
+use subxt::ext::scale_value::Value as SValue;
 
 fn golden() -> Value {
     serde_json::from_str(
@@ -19,21 +22,6 @@ fn golden() -> Value {
             .unwrap(),
     )
     .unwrap()
-}
-
-fn hexb(s: &str) -> Vec<u8> {
-    let s = s.trim_start_matches("0x");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex0x(b: &[u8]) -> String {
-    format!(
-        "0x{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
 }
 
 fn metadata() -> subxt::Metadata {
@@ -68,59 +56,6 @@ fn fails(c: &mut std::process::Command, code: i32, needle: &str) -> String {
     err
 }
 
-fn some_mut(v: &mut SValue<u32>) -> &mut SValue<u32> {
-    if matches!(&v.value, ValueDef::Variant(var) if var.name == "Some") {
-        let ValueDef::Variant(var) = &mut v.value else {
-            unreachable!()
-        };
-        return match &mut var.values {
-            Composite::Named(f) => &mut f[0].1,
-            Composite::Unnamed(f) => &mut f[0],
-        };
-    }
-    v
-}
-
-fn field_mut<'a>(v: &'a mut SValue<u32>, name: &str) -> &'a mut SValue<u32> {
-    let v = some_mut(v);
-    match &mut v.value {
-        ValueDef::Composite(Composite::Named(f)) => {
-            some_mut(&mut f.iter_mut().find(|(k, _)| k == name).unwrap().1)
-        }
-        _ => panic!("not a struct"),
-    }
-}
-
-fn item(v: &mut SValue<u32>, i: usize) -> &mut SValue<u32> {
-    match &mut v.value {
-        ValueDef::Composite(c) => match c {
-            Composite::Named(f) => &mut f[i].1,
-            Composite::Unnamed(f) => &mut f[i],
-        },
-        _ => panic!("not a list"),
-    }
-}
-
-/// Overwrites the leaves (bytes) of a nested composite in order.
-fn set_bytes(v: &mut SValue<u32>, b: &mut impl Iterator<Item = u8>) {
-    match &mut v.value {
-        ValueDef::Composite(c) => {
-            let items: Vec<&mut SValue<u32>> = match c {
-                Composite::Named(f) => f.iter_mut().map(|(_, x)| x).collect(),
-                Composite::Unnamed(f) => f.iter_mut().collect(),
-            };
-            for x in items {
-                set_bytes(x, b);
-            }
-        }
-        _ => *v = SValue::u128(b.next().unwrap() as u128).map_context(|_| 0),
-    }
-}
-
-fn num(x: u128) -> SValue<u32> {
-    SValue::u128(x).map_context(|_| 0)
-}
-
 /// The recorded netuid-1 mechagraph re-encoded as netuid 9 with the test hotkey at uid 3 (a
 /// validator that never set weights), no weights version and commit-reveal on or off.
 fn mechagraph_netuid9(commit_reveal: bool) -> String {
@@ -131,12 +66,12 @@ fn mechagraph_netuid9(commit_reveal: bool) -> String {
         .method_by_name("get_selective_mechagraph")
         .unwrap();
     let ty = api.output_ty();
-    let raw = hexb(&recorded_call(
+    let raw = common::hex_bytes(&recorded_call(
         "SubnetInfoRuntimeApi_get_selective_mechagraph",
     ));
     let mut v =
         subxt::ext::scale_value::scale::decode_as_type(&mut &raw[..], ty, md.types()).unwrap();
-    let hotkey = hexb(golden()["signer"]["public_key"].as_str().unwrap());
+    let hotkey = common::hex_bytes(golden()["signer"]["public_key"].as_str().unwrap());
     *field_mut(&mut v, "netuid") = num(9);
     *field_mut(&mut v, "weights_version") = num(0);
     *field_mut(&mut v, "commit_reveal_weights_enabled") =
@@ -150,17 +85,6 @@ fn mechagraph_netuid9(commit_reveal: bool) -> String {
     let mut out = Vec::new();
     subxt::ext::scale_value::scale::encode_as_type(&v, ty, md.types(), &mut out).unwrap();
     hex0x(&out)
-}
-
-/// The `state_call` data of `get_selective_mechagraph(netuid, 0, 0..=73)`.
-fn mechagraph_request(netuid: u16) -> String {
-    let mut d = netuid.to_le_bytes().to_vec();
-    d.push(0);
-    d.extend([0x29, 0x01]); // Compact(74)
-    for i in 0u16..=73 {
-        d.extend(i.to_le_bytes());
-    }
-    hex0x(&d)
 }
 
 fn node_with_netuid9(b: Behaviour) -> ReplayNode {
@@ -200,13 +124,16 @@ fn golden_extrinsic(call: &str) -> Value {
 /// Equal to the golden extrinsic except the (randomised) signature, which verifies.
 fn assert_sdk_extrinsic(ours: &str, call: &str) {
     let g = golden_extrinsic(call);
-    let (ours, theirs) = (hexb(ours), hexb(g["extrinsic"].as_str().unwrap()));
+    let (ours, theirs) = (
+        common::hex_bytes(ours),
+        common::hex_bytes(g["extrinsic"].as_str().unwrap()),
+    );
     assert_eq!(ours.len(), theirs.len());
     // compact length (2 bytes here), 0x84, 0x00 + 32-byte account, 0x01, 64-byte signature
     let sig_at = 2 + 1 + 1 + 32 + 1;
     assert_eq!(&ours[..sig_at], &theirs[..sig_at]);
     assert_eq!(&ours[sig_at + 64..], &theirs[sig_at + 64..]);
-    let payload = hexb(g["signer_payload"].as_str().unwrap());
+    let payload = common::hex_bytes(g["signer_payload"].as_str().unwrap());
     let signed = if payload.len() > 256 {
         use blake2::Digest;
         blake2::Blake2b::<blake2::digest::consts::U32>::digest(&payload).to_vec()
@@ -526,7 +453,7 @@ fn commit_reveal_subnets_get_timelocked_commits() {
     );
     // Tempo(9) = 99 (u16), as in the mechagraph.
     let md = std::fs::read(root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
-    let genesis: [u8; 32] = hexb(recording()["genesis_hash"].as_str().unwrap())
+    let genesis: [u8; 32] = common::hex_bytes(recording()["genesis_hash"].as_str().unwrap())
         .try_into()
         .unwrap();
     let enc = sn9::chain::subtensor::Encoder::new(&md, genesis, 343, 1).unwrap();
@@ -570,7 +497,7 @@ fn commit_reveal_subnets_get_timelocked_commits() {
     assert_eq!(v["block"], INCLUDED_NUMBER);
     assert_eq!(v["commit_reveal"]["reveal_round"], 1000);
     assert!(String::from_utf8_lossy(&out.stderr).contains("timelocked to drand round 1000"));
-    let xt = hexb(&node.submitted.lock().unwrap()[0]);
+    let xt = common::hex_bytes(&node.submitted.lock().unwrap()[0]);
     // compact length (2) | 0x84 | 0x00 + account | 0x01 + signature | era (2), nonce, tip, mode
     let call = &xt[2 + 1 + 33 + 65 + 5..];
     assert_eq!(
@@ -588,11 +515,11 @@ fn commit_reveal_subnets_get_timelocked_commits() {
     assert_eq!(u64::from_le_bytes(rest[..8].try_into().unwrap()), 1000);
     assert_eq!(u16::from_le_bytes(rest[8..10].try_into().unwrap()), 4);
     assert_eq!(rest.len(), 10);
-    let sig = hexb(
+    let sig = common::hex_bytes(
         "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39",
     );
     let opened = sn9::chain::timelock::decrypt(commit, &sig).unwrap();
-    let hotkey: [u8; 32] = hexb(golden()["signer"]["public_key"].as_str().unwrap())
+    let hotkey: [u8; 32] = common::hex_bytes(golden()["signer"]["public_key"].as_str().unwrap())
         .try_into()
         .unwrap();
     assert_eq!(
@@ -607,7 +534,7 @@ fn commit_reveal_subnets_get_timelocked_commits() {
     // The extrinsic is signed by the hotkey over what the chain will check.
     assert_eq!(
         &xt[3..36],
-        &hexb(&format!(
+        &common::hex_bytes(&format!(
             "00{}",
             &golden()["signer"]["public_key"].as_str().unwrap()[2..]
         ))[..]

@@ -13,13 +13,6 @@ use sn9::chain::timelock::{
 /// drand quicknet's published round-1000 signature.
 const SIG_1000: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
 
-fn hexb(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -72,7 +65,7 @@ fn timelock_and_reveal_round_match_bittensor_drand() {
     let Some(py) = common::python_venv("py-drand", &["bittensor-drand==2.0.0"]) else {
         return;
     };
-    let sig = hexb(SIG_1000);
+    let sig = common::hex_bytes(SIG_1000);
     let payload = weights_payload(&[7; 32], &[0, 1, 2, 255], &[65535, 32768, 1, 0], 4062);
     let ours = encrypt(&payload, 1000).unwrap();
     let states: Vec<(EpochState, u64)> = vec![
@@ -138,7 +131,7 @@ fn timelock_and_reveal_round_match_bittensor_drand() {
     // The SDK decrypts sn9's ciphertext.
     assert_eq!(got["ours_plain"].as_str().unwrap(), hex(&payload));
     // sn9 decrypts the SDK's (its SCALE wrapper: a 2-byte compact length, the ciphertext, the round).
-    let theirs = hexb(got["theirs"].as_str().unwrap());
+    let theirs = common::hex_bytes(got["theirs"].as_str().unwrap());
     let ct = &theirs[2..theirs.len() - 8];
     assert_eq!(
         u64::from_le_bytes(theirs[theirs.len() - 8..].try_into().unwrap()),

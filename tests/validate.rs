@@ -319,3 +319,130 @@ fn memory_cap_and_vanished_repos_are_scored_with_reasons() {
     );
     assert!(r.iter().find(|x| x["uid"] == 1).unwrap()["loss"].is_f64());
 }
+
+/// A round against a subtensor node (the in-process replay node of tests/common/replay.rs,
+/// serving the demo world's neurons and commitments as a mechagraph): the evaluation data is
+/// sampled at the sync block from a (fake) datasets-server, and the weights go out as a signed
+/// `set_weights` extrinsic carrying exactly the round's u16 weights. Before that, with the node
+/// unreachable, the round stops with a clear environment error and leaves no state.
+#[test]
+fn a_round_against_a_node_samples_its_data_and_submits_weights() {
+    use common::replay::{Behaviour, NeuronSpec, ReplayNode, mechagraph, mechagraph_request};
+    let d = tempfile::tempdir().unwrap();
+    demo(d.path(), true);
+    let s = chain_state(d.path());
+    let sn = &s["subnets"]["9"];
+    let key = |a: &Value| sn9::chain::ss58::decode(a.as_str().unwrap()).unwrap().1;
+    let neurons: Vec<NeuronSpec> = sn["neurons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| NeuronSpec {
+            hotkey: key(&n["hotkey"]),
+            coldkey: key(&n["coldkey"]),
+            validator_permit: n["validator_permit"].as_bool().unwrap(),
+            stake_rao: (n["stake"].as_f64().unwrap() * 1e9) as u64,
+            registered_at: n["registered_at"].as_u64().unwrap(),
+            last_update: 0,
+        })
+        .collect();
+    let commitments: Vec<([u8; 32], String, u32)> = sn["commitments"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(hk, c)| {
+            (
+                key(&Value::String(hk.clone())),
+                c["data"].as_str().unwrap().to_string(),
+                c["block"].as_u64().unwrap() as u32,
+            )
+        })
+        .collect();
+    assert_eq!(commitments.len(), 3);
+    let node = ReplayNode::start(Behaviour::default());
+    node.add_call(
+        "SubnetInfoRuntimeApi_get_selective_mechagraph",
+        &mechagraph_request(9),
+        &mechagraph(9, &neurons, &commitments, false),
+    );
+    let server = common::FakeDatasetsServer::start(
+        vec![("CC-MAIN-2024-10".to_string(), 888_888)],
+        common::Faults::default(),
+    );
+    let round = |network: &str| {
+        let mut c = sn9(d.path());
+        c.env("SN9_NETWORK", network)
+            .env("SN9_DATASETS_SERVER", &server.url)
+            .args([
+                "validate",
+                "--once",
+                "--state-dir",
+                "node-state",
+                "--tokenizer",
+            ])
+            .arg(root().join("fixtures/tokenizer/bytes"))
+            .args(["--wallet-name", "vali", "--time-limit-s", "300"]);
+        c.output().unwrap()
+    };
+
+    // Nobody listening: bounded retries, exit 2, nothing kept as state.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = round(&format!("ws://127.0.0.1:{port}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("gave up after"), "{err}");
+    assert!(!d.path().join("node-state/state.json").exists());
+
+    let out = round(&node.url);
+    common::ok(&out);
+    let rounds = d.path().join("node-state/rounds");
+    let dir = rounds.join("6852690");
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert!(events.contains("\"weights_set\""), "{events}");
+    // The data: the competition's sample at the sync block, from the node's block hash.
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("batches-2/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["origin"]["sync_block"], 6_852_600);
+    assert!(!server.requests().is_empty());
+    // The extrinsic: set_weights(9, the round's u16 uids and weights, 4062).
+    let w: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("weights.json")).unwrap()).unwrap();
+    let sent = node.submitted.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    let xt = common::hex_bytes(&sent[0]);
+    let u16s = |k: &str| -> Vec<u16> {
+        w[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u16)
+            .collect()
+    };
+    let md = std::fs::read(root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
+    let genesis: [u8; 32] = common::hex_bytes(
+        common::replay::recording()["genesis_hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .try_into()
+    .unwrap();
+    let call = sn9::chain::subtensor::Encoder::new(&md, genesis, 343, 1)
+        .unwrap()
+        .call_data(&sn9::chain::subtensor::Call::SetWeights {
+            netuid: 9,
+            dests: u16s("u16_uids"),
+            weights: u16s("u16_weights"),
+            version_key: 4062,
+        })
+        .unwrap();
+    assert!(
+        xt.ends_with(&call),
+        "the extrinsic carries the round's weights"
+    );
+    assert!(d.path().join("node-state/state.json").exists());
+}

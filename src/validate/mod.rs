@@ -6,8 +6,9 @@
 //! STATE_DIR/validate.lock            held while a round runs (a second run exits at once)
 //! STATE_DIR/current-round            the block of an unfinished round (a rerun resumes it)
 //! STATE_DIR/rounds/<block>/          metagraph.json, commitments.jsonl, plan.json, pulls.jsonl,
-//!                                    batches/, results.jsonl, state.json, weights.json, score.txt,
-//!                                    events.jsonl, done.json
+//!                                    batches/ (--eval-data) or batches-<competition>/ (sampled at
+//!                                    the sync block), results.jsonl, state.json, weights.json,
+//!                                    score.txt, events.jsonl, done.json
 //! STATE_DIR/hf/                      the model cache (HF layout), pruned to the models still planned
 //! ```
 //!

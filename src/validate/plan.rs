@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
@@ -258,13 +259,24 @@ pub fn pull(r: &Round, plan: &[Entry]) -> Result<()> {
     Ok(())
 }
 
-/// data: the evaluation batches (given shards, or the sync block's sample).
-pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
-    let out = path(r, "batches");
-    if out.join("manifest.json").exists() {
-        return Ok(());
+/// The evaluation batches of competition `comp`: the given `--eval-data` (`batches`), or its
+/// sample at the sync block (`batches-<comp>`).
+fn batches(r: &Round, comp: u16) -> PathBuf {
+    if r.a.eval_data.is_some() {
+        path(r, "batches")
+    } else {
+        path(r, &format!("batches-{comp}"))
     }
+}
+
+/// data: the evaluation batches (given shards, or each competition's sample at the sync block,
+/// as the reference draws them for the competition's tasks).
+pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
     if let Some(src) = &r.a.eval_data {
+        let out = path(r, "batches");
+        if out.join("manifest.json").exists() {
+            return Ok(());
+        }
         let src = std::fs::canonicalize(src)
             .map_err(|e| user(format!("--eval-data {}: {e}", src.display())))?;
         let _ = std::fs::remove_file(&out);
@@ -282,15 +294,14 @@ pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
             "give --tokenizer (to sample the evaluation data at the sync block) or --eval-data DIR",
         ));
     };
-    let comps: BTreeSet<u16> = plan.iter().map(|e| e.competition).collect();
-    if comps.len() > 1 {
-        return Err(user(
-            "sampling for several competitions in one round is not supported yet; pass --eval-data",
-        ));
-    }
-    let Some(&comp) = comps.iter().next() else {
+    let comps: BTreeSet<u16> = plan
+        .iter()
+        .map(|e| e.competition)
+        .filter(|&c| !batches(r, c).join("manifest.json").exists())
+        .collect();
+    if comps.is_empty() {
         return Ok(());
-    };
+    }
     let sync = crate::data::seed::sync_block(r.block);
     let mut c = sn9(r.a)?;
     c.args(["--json", "chain", "block", "--at", &sync.to_string()]);
@@ -299,25 +310,31 @@ pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
         .as_str()
         .context("chain block: no hash")?
         .to_string();
-    let mut c = sn9(r.a)?;
-    c.args([
-        "-q",
-        "data",
-        "sample",
-        "--block",
-        &r.block.to_string(),
-        "--block-hash",
-        &hash,
-        "--competition",
-        &comp.to_string(),
-        "--force",
-        "--out",
-    ])
-    .arg(&out)
-    .arg("--tokenizer")
-    .arg(tok);
-    run_child("data sample", c)?;
-    r.event("data", json!({"sync_block": sync, "block_hash": hash}));
+    for comp in comps {
+        let mut c = sn9(r.a)?;
+        c.args([
+            "-q",
+            "data",
+            "sample",
+            "--block",
+            &r.block.to_string(),
+            "--block-hash",
+            &hash,
+            "--competition",
+            &comp.to_string(),
+            "--force",
+            "--out",
+        ])
+        .arg(batches(r, comp))
+        .arg("--tokenizer")
+        .arg(tok);
+        c.stdout(std::process::Stdio::null());
+        run_child("data sample", c)?;
+        r.event(
+            "data",
+            json!({"competition": comp, "sync_block": sync, "block_hash": hash}),
+        );
+    }
     Ok(())
 }
 
@@ -333,12 +350,14 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
         .iter()
         .filter_map(|v| v["uid"].as_u64())
         .collect();
-    let tasks: Vec<String> = crate::data::shards::Shards::open(&path(r, "batches"))?
-        .manifest
-        .shards
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
+    let tasks = |comp: u16| -> Result<Vec<String>> {
+        Ok(crate::data::shards::Shards::open(&batches(r, comp))?
+            .manifest
+            .shards
+            .iter()
+            .map(|s| s.name.clone())
+            .collect())
+    };
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -352,7 +371,7 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
         if let Some(reason) = reason
             && !have.contains(&(e.uid as u64))
         {
-            for t in &tasks {
+            for t in &tasks(e.competition)? {
                 writeln!(
                     f,
                     "{}",
@@ -388,7 +407,7 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
         let join =
             |f: &dyn Fn(&Entry) -> String| ok.iter().map(|e| f(e)).collect::<Vec<_>>().join(",");
         c.arg("--batches")
-            .arg(path(r, "batches"))
+            .arg(batches(r, comp))
             .args(["--competition", &comp.to_string()])
             .args(["--uid", &join(&|e| e.uid.to_string())])
             .args(["--hotkey", &join(&|e| e.hotkey.clone())])

@@ -294,3 +294,20 @@ pub fn python_venv(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> 
         None
     }
 }
+
+/// Bytes of a hex string (with or without 0x).
+pub fn hex_bytes(s: &str) -> Vec<u8> {
+    let s = s.trim_start_matches("0x");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// `0x` + lowercase hex.
+pub fn hex0x(b: &[u8]) -> String {
+    format!(
+        "0x{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}

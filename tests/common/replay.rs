@@ -12,6 +12,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use subxt::ext::scale_value::{Composite, Value as SValue, ValueDef};
 use tungstenite::Message;
 
 /// The recorded responses.
@@ -269,4 +270,181 @@ fn answer(
             );
         }
     })
+}
+
+// Building mechagraph answers from the recorded one (scale-value edits, re-encoded with the
+// runtime's type).
+
+pub fn some_mut(v: &mut SValue<u32>) -> &mut SValue<u32> {
+    if matches!(&v.value, ValueDef::Variant(var) if var.name == "Some") {
+        let ValueDef::Variant(var) = &mut v.value else {
+            unreachable!()
+        };
+        return match &mut var.values {
+            Composite::Named(f) => &mut f[0].1,
+            Composite::Unnamed(f) => &mut f[0],
+        };
+    }
+    v
+}
+
+pub fn field_mut<'a>(v: &'a mut SValue<u32>, name: &str) -> &'a mut SValue<u32> {
+    let v = some_mut(v);
+    match &mut v.value {
+        ValueDef::Composite(Composite::Named(f)) => {
+            some_mut(&mut f.iter_mut().find(|(k, _)| k == name).unwrap().1)
+        }
+        _ => panic!("not a struct"),
+    }
+}
+
+pub fn item(v: &mut SValue<u32>, i: usize) -> &mut SValue<u32> {
+    match &mut v.value {
+        ValueDef::Composite(c) => match c {
+            Composite::Named(f) => &mut f[i].1,
+            Composite::Unnamed(f) => &mut f[i],
+        },
+        _ => panic!("not a list"),
+    }
+}
+
+/// Overwrites the leaves (bytes) of a nested composite in order.
+pub fn set_bytes(v: &mut SValue<u32>, b: &mut impl Iterator<Item = u8>) {
+    match &mut v.value {
+        ValueDef::Composite(c) => {
+            let items: Vec<&mut SValue<u32>> = match c {
+                Composite::Named(f) => f.iter_mut().map(|(_, x)| x).collect(),
+                Composite::Unnamed(f) => f.iter_mut().collect(),
+            };
+            for x in items {
+                set_bytes(x, b);
+            }
+        }
+        _ => *v = SValue::u128(b.next().unwrap() as u128).map_context(|_| 0),
+    }
+}
+
+pub fn num(x: u128) -> SValue<u32> {
+    SValue::u128(x).map_context(|_| 0)
+}
+
+/// The `state_call` data of `get_selective_mechagraph(netuid, 0, 0..=73)`.
+pub fn mechagraph_request(netuid: u16) -> String {
+    let mut d = netuid.to_le_bytes().to_vec();
+    d.push(0);
+    d.extend([0x29, 0x01]); // Compact(74)
+    for i in 0u16..=73 {
+        d.extend(i.to_le_bytes());
+    }
+    super::hex0x(&d)
+}
+
+/// One neuron of a built mechagraph.
+pub struct NeuronSpec {
+    pub hotkey: [u8; 32],
+    pub coldkey: [u8; 32],
+    pub validator_permit: bool,
+    pub stake_rao: u64,
+    pub registered_at: u64,
+    pub last_update: u64,
+}
+
+fn metadata() -> subxt::Metadata {
+    let md = std::fs::read(super::root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
+    subxt::Metadata::decode_from(&md[..]).unwrap()
+}
+
+/// A list field rebuilt from its first element as template, one element per `f` call.
+fn rebuild<T>(v: &mut SValue<u32>, name: &str, xs: &[T], f: impl Fn(&mut SValue<u32>, &T)) {
+    let list = field_mut(v, name);
+    let template = item(list, 0).clone();
+    let items = xs
+        .iter()
+        .map(|x| {
+            let mut t = template.clone();
+            f(&mut t, x);
+            t
+        })
+        .collect::<Vec<_>>();
+    *list = SValue {
+        value: ValueDef::Composite(Composite::Unnamed(items)),
+        context: 0,
+    };
+}
+
+/// Sets the innermost number of a (possibly newtype-wrapped) value.
+fn set_num(v: &mut SValue<u32>, x: u64) {
+    match &mut v.value {
+        ValueDef::Composite(Composite::Unnamed(f)) if f.len() == 1 => set_num(&mut f[0], x),
+        ValueDef::Composite(Composite::Named(f)) if f.len() == 1 => set_num(&mut f[0].1, x),
+        _ => *v = num(x as u128),
+    }
+}
+
+/// A `get_selective_mechagraph` answer (hex) for subnet `netuid` with these neurons and
+/// commitments (hotkey, commitment string, block), built from the recorded Finney one.
+pub fn mechagraph(
+    netuid: u16,
+    neurons: &[NeuronSpec],
+    commitments: &[([u8; 32], String, u32)],
+    commit_reveal: bool,
+) -> String {
+    let md = metadata();
+    let ty = md
+        .runtime_api_trait_by_name("SubnetInfoRuntimeApi")
+        .unwrap()
+        .method_by_name("get_selective_mechagraph")
+        .unwrap()
+        .output_ty();
+    let raw = super::hex_bytes(&recorded_call(
+        "SubnetInfoRuntimeApi_get_selective_mechagraph",
+    ));
+    let mut v =
+        subxt::ext::scale_value::scale::decode_as_type(&mut &raw[..], ty, md.types()).unwrap();
+    *field_mut(&mut v, "netuid") = num(netuid as u128);
+    *field_mut(&mut v, "weights_version") = num(0);
+    *field_mut(&mut v, "num_uids") = num(neurons.len() as u128);
+    *field_mut(&mut v, "commit_reveal_weights_enabled") =
+        SValue::bool(commit_reveal).map_context(|_| 0);
+    rebuild(&mut v, "hotkeys", neurons, |t, n| {
+        set_bytes(t, &mut n.hotkey.into_iter())
+    });
+    rebuild(&mut v, "coldkeys", neurons, |t, n| {
+        set_bytes(t, &mut n.coldkey.into_iter())
+    });
+    rebuild(&mut v, "validator_permit", neurons, |t, n| {
+        *t = SValue::bool(n.validator_permit).map_context(|_| 0)
+    });
+    rebuild(&mut v, "total_stake", neurons, |t, n| {
+        set_num(t, n.stake_rao)
+    });
+    rebuild(&mut v, "last_update", neurons, |t, n| {
+        set_num(t, n.last_update)
+    });
+    rebuild(&mut v, "block_at_registration", neurons, |t, n| {
+        set_num(t, n.registered_at)
+    });
+    rebuild(
+        &mut v,
+        "commitments",
+        commitments,
+        |t, (hk, data, block)| {
+            // Registration { deposit: 0, block, info: { fields: [Raw(data)] } } as Vec<Compact<u8>>
+            let mut reg = 0u64.to_le_bytes().to_vec();
+            reg.extend(block.to_le_bytes());
+            reg.push(4);
+            reg.push(data.len() as u8 + 1);
+            reg.extend(data.as_bytes());
+            set_bytes(item(t, 0), &mut hk.iter().copied());
+            *item(t, 1) = SValue {
+                value: ValueDef::Composite(Composite::Unnamed(
+                    reg.into_iter().map(|b| num(b as u128)).collect(),
+                )),
+                context: 0,
+            };
+        },
+    );
+    let mut out = Vec::new();
+    subxt::ext::scale_value::scale::encode_as_type(&v, ty, md.types(), &mut out).unwrap();
+    super::hex0x(&out)
 }
