@@ -190,6 +190,9 @@ _sn9() {
             sn9__subcmd__data,help)
                 cmd="sn9__subcmd__data__subcmd__help"
                 ;;
+            sn9__subcmd__data,mix)
+                cmd="sn9__subcmd__data__subcmd__mix"
+                ;;
             sn9__subcmd__data,pack)
                 cmd="sn9__subcmd__data__subcmd__pack"
                 ;;
@@ -201,6 +204,9 @@ _sn9() {
                 ;;
             sn9__subcmd__data__subcmd__help,help)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__data__subcmd__help,mix)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__mix"
                 ;;
             sn9__subcmd__data__subcmd__help,pack)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__pack"
@@ -294,6 +300,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__data,fetch)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__fetch"
+                ;;
+            sn9__subcmd__help__subcmd__data,mix)
+                cmd="sn9__subcmd__help__subcmd__data__subcmd__mix"
                 ;;
             sn9__subcmd__help__subcmd__data,pack)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__pack"
@@ -1283,7 +1292,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data)
-            opts="-q -v -h --json --quiet --verbose --help sample pack fetch help"
+            opts="-q -v -h --json --quiet --verbose --help sample pack fetch mix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1297,7 +1306,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__fetch)
-            opts="-q -v -h --dataset --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
+            opts="-q -v -h --dataset --from --text-field --txt-split --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1305,6 +1314,18 @@ _sn9() {
             case "${prev}" in
                 --dataset)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text-field)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --txt-split)
+                    COMPREPLY=($(compgen -W "file paragraphs lines" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -1355,7 +1376,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__help)
-            opts="sample pack fetch help"
+            opts="sample pack fetch mix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1396,6 +1417,20 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__data__subcmd__help__subcmd__mix)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__data__subcmd__help__subcmd__pack)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1417,6 +1452,32 @@ _sn9() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__mix)
+            opts="-q -v -h --out --tokenizer --documents --force --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokenizer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --documents)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1923,7 +1984,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data)
-            opts="sample pack fetch"
+            opts="sample pack fetch mix"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1937,6 +1998,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data__subcmd__mix)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -203,14 +203,15 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block -d 'Current block (the data is drawn for its sync block, block // 150 * 150)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block-hash -d 'Hash of the sync block as the chain returns it (0x + 64 hex digits)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l seed -d 'Use this seed (decimal) instead of the block hash (e.g. the reference\'s random fallback)' -r
@@ -247,12 +248,17 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l dataset -d 'Dataset repo id, e.g. HuggingFaceFW/fineweb' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l from -d 'Local files instead (.jsonl, .parquet, .txt): their documents as `{"text", "source"}` rows, unusable ones counted and left out' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l text-field -d 'Field or column holding the text of --from files (`content` is the fallback)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l txt-split -d 'How --from .txt files split into documents' -r -f -a "file\t'The whole file is one document'
+paragraphs\t'Documents are separated by blank lines'
+lines\t'Every line is a document'"
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l config -d 'Config (subset) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l split -d 'Split' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l offset -d 'First row' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l rows -d 'Number of rows' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l page-size -d 'Rows per request (the server allows at most 100)' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l out -d 'Output JSON Lines file; an existing one is continued (resume)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l out -d 'Output: JSON Lines (an existing file is continued: resume), or .parquet (written when complete; the rows are gathered, resumably, in a hidden JSON Lines file beside it)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l datasets-server -d 'datasets-server base URL' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l retries -d 'Retries of a failed request (HTTP 5xx, timeouts), with exponential backoff' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l backoff-ms -d 'First backoff in milliseconds (doubles per retry, at most 60 s)' -r
@@ -261,10 +267,19 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l out -d 'Output: .parquet, else JSON Lines (`{"text", "source"}` per line)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l tokenizer -d 'Tokenizer for token budgets and token counts: a tokenizer.json or a directory holding one' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l documents -d 'The mix\'s size in documents, instead of the file\'s `documents`' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l force -d 'Replace OUT if it exists'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Token-shard directory from `sn9 data sample` (one shard per task)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l competition -d 'Competition [default: the one the batches were sampled for]' -r
@@ -469,8 +484,9 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'

@@ -25,19 +25,50 @@ pub enum DataCommand {
     /// The reference validator's evaluation data for a block: pages, tokens and the 50 kept
     /// sequences of every task, bit-identical, written as token shards + a record of the pages.
     Sample(SampleArgs),
-    /// Tokenize documents (.jsonl with a text field, .txt) into token shards, packed as the
+    /// Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the
     /// reference packs them: EOS after each document, fixed windows across documents.
     Pack(PackArgs),
     /// Download rows of a Hub dataset through the datasets-server into JSON Lines (paged,
     /// retried, resumable).
     Fetch(FetchArgs),
+    /// Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or
+    /// token budgets, a seed) into one JSON Lines or parquet file, deterministically.
+    Mix(MixArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MixArgs {
+    /// The mix file (TOML; see mixes/sn9-eval.toml).
+    pub mix: PathBuf,
+    /// Output: .parquet, else JSON Lines (`{"text", "source"}` per line).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Tokenizer for token budgets and token counts: a tokenizer.json or a directory holding one.
+    #[arg(long, env = "SN9_TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// The mix's size in documents, instead of the file's `documents`.
+    #[arg(long)]
+    pub documents: Option<u64>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
     /// Dataset repo id, e.g. HuggingFaceFW/fineweb.
-    #[arg(long)]
-    pub dataset: String,
+    #[arg(long, required_unless_present = "from")]
+    pub dataset: Option<String>,
+    /// Local files instead (.jsonl, .parquet, .txt): their documents as `{"text", "source"}`
+    /// rows, unusable ones counted and left out.
+    #[arg(long, num_args = 1.., conflicts_with = "dataset", value_name = "FILE")]
+    pub from: Vec<PathBuf>,
+    /// Field or column holding the text of --from files (`content` is the fallback).
+    #[arg(long, default_value = "text")]
+    pub text_field: String,
+    /// How --from .txt files split into documents.
+    #[arg(long, value_enum, default_value = "paragraphs")]
+    pub txt_split: super::pack::TxtSplit,
     /// Config (subset) name.
     #[arg(long, default_value = "default")]
     pub config: String,
@@ -48,12 +79,13 @@ pub struct FetchArgs {
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
     /// Number of rows.
-    #[arg(long)]
-    pub rows: u64,
+    #[arg(long, required_unless_present = "from")]
+    pub rows: Option<u64>,
     /// Rows per request (the server allows at most 100).
     #[arg(long, default_value_t = 100)]
     pub page_size: u64,
-    /// Output JSON Lines file; an existing one is continued (resume).
+    /// Output: JSON Lines (an existing file is continued: resume), or .parquet (written when
+    /// complete; the rows are gathered, resumably, in a hidden JSON Lines file beside it).
     #[arg(long)]
     pub out: PathBuf,
     /// Send HF_TOKEN (gated datasets).
@@ -75,7 +107,7 @@ pub struct FetchArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PackArgs {
-    /// Input files: .jsonl (one JSON object per line) or .txt.
+    /// Input files: .jsonl (one JSON object per line), .parquet (a text column) or .txt.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Tokenizer: a tokenizer.json or a directory holding one.
@@ -167,11 +199,172 @@ pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
         DataCommand::Sample(a) => sample(a, p),
         DataCommand::Pack(a) => pack(a, p),
         DataCommand::Fetch(a) => fetch(a, p),
+        DataCommand::Mix(a) => mix(a, p),
     }
+}
+
+fn is_parquet(p: &std::path::Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// `DIR/.NAME.suffix` for `DIR/NAME`.
+fn hidden_beside(p: &std::path::Path, suffix: &str) -> PathBuf {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    p.with_file_name(format!(".{name}.{suffix}"))
+}
+
+/// `data fetch --from FILES`: local documents as `{"text", "source"}` rows.
+fn fetch_local(a: &FetchArgs, p: &Printer) -> Result<()> {
+    let tmp = hidden_beside(&a.out, "partial.jsonl");
+    let mut stats = json!({"files": 0, "rows_written": 0, "empty_documents": 0,
+        "non_utf8_documents": 0, "missing_text": 0});
+    let bump = |s: &mut Value, k: &str| s[k] = json!(s[k].as_u64().unwrap_or(0) + 1);
+    let res: Result<()> = (|| {
+        let f = std::fs::File::create(&tmp)
+            .map_err(|e| user(format!("cannot write {}: {e}", tmp.display())))?;
+        let mut w = std::io::BufWriter::new(f);
+        for path in &a.from {
+            let source = path.display().to_string();
+            super::docs::read_docs(path, &a.text_field, a.txt_split, |docs, _| {
+                for d in docs {
+                    match d {
+                        super::docs::Doc::Text(t) if t.trim().is_empty() => {
+                            bump(&mut stats, "empty_documents")
+                        }
+                        super::docs::Doc::Text(t) => {
+                            serde_json::to_writer(&mut w, &json!({"text": t, "source": source}))?;
+                            w.write_all(b"\n")?;
+                            bump(&mut stats, "rows_written");
+                        }
+                        super::docs::Doc::NonUtf8 => bump(&mut stats, "non_utf8_documents"),
+                        super::docs::Doc::MissingText => bump(&mut stats, "missing_text"),
+                    }
+                }
+                Ok(())
+            })?;
+            bump(&mut stats, "files");
+        }
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        if is_parquet(&a.out) {
+            super::docs::jsonl_to_parquet(&tmp, &a.out)?;
+            std::fs::remove_file(&tmp)?;
+        } else {
+            std::fs::rename(&tmp, &a.out)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let skipped = ["empty_documents", "non_utf8_documents", "missing_text"]
+        .iter()
+        .map(|k| stats[k].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    if skipped > 0 {
+        p.warn(format!(
+            "{skipped} documents not usable and left out ({} empty, {} not UTF-8, {} without text)",
+            stats["empty_documents"], stats["non_utf8_documents"], stats["missing_text"]
+        ));
+    }
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{stats}")?;
+    } else {
+        writeln!(
+            w,
+            "{} rows written to {}",
+            stats["rows_written"],
+            a.out.display()
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn mix(a: MixArgs, p: &Printer) -> Result<()> {
+    let mut spec = super::mix::MixSpec::load(&a.mix)?;
+    if a.documents.is_some() {
+        spec.documents = a.documents;
+    }
+    if a.out.exists() && !a.force {
+        return Err(user(format!(
+            "{} exists; pass --force to replace it",
+            a.out.display()
+        )));
+    }
+    let tok = a
+        .tokenizer
+        .as_deref()
+        .map(|t| HfTokenizer::load(t, None, None))
+        .transpose()?;
+    let base = a
+        .mix
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let (mut df, report) = super::mix::draw(
+        &spec,
+        base,
+        tok.as_ref().map(|t| t as &dyn Encode),
+        |name| p.info(format!("reading source {name}")),
+    )?;
+    super::mix::write(&mut df, &a.out)?;
+    for s in &report.sources {
+        if let Some(why) = &s.skipped {
+            p.warn(format!(
+                "source {} skipped (optional): {why}; the weights were renormalised",
+                s.name
+            ));
+        }
+        let bad = s.empty_documents + s.non_utf8_documents + s.missing_text;
+        if bad > 0 {
+            p.warn(format!(
+                "source {}: {bad} documents not usable ({} empty, {} not UTF-8, {} without text)",
+                s.name, s.empty_documents, s.non_utf8_documents, s.missing_text
+            ));
+        }
+    }
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{}", serde_json::to_string(&report)?)?;
+    } else {
+        let mut t = Table::new(["source", "files", "available", "selected", "tokens"]);
+        for s in &report.sources {
+            t.row([
+                s.name.clone(),
+                s.files.to_string(),
+                s.available.to_string(),
+                s.selected.to_string(),
+                s.tokens.map_or("-".into(), |t| t.to_string()),
+            ]);
+        }
+        t.write(&mut w)?;
+        p.info(format!(
+            "{} documents written to {}",
+            report.documents,
+            a.out.display()
+        ));
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
     use std::io::IsTerminal;
+    if !a.from.is_empty() {
+        return fetch_local(&a, p);
+    }
+    let (Some(dataset), Some(rows)) = (a.dataset.clone(), a.rows) else {
+        return Err(user("give --dataset and --rows, or --from FILES"));
+    };
+    let parquet = is_parquet(&a.out);
+    let rows_path = if parquet {
+        hidden_beside(&a.out, "rows.jsonl")
+    } else {
+        a.out.clone()
+    };
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     if a.auth && token.is_none() {
         return Err(user("--auth needs HF_TOKEN in the environment"));
@@ -182,19 +375,19 @@ fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
         Duration::from_millis(a.timeout_ms),
     );
     let spec = super::fetch::FetchSpec {
-        dataset: a.dataset.clone(),
+        dataset,
         config: a.config.clone(),
         split: a.split.clone(),
         offset: a.offset,
-        rows: a.rows,
+        rows,
         page_size: a.page_size,
         auth: a.auth,
         retries: a.retries,
         backoff: Duration::from_millis(a.backoff_ms),
     };
     let bar = (std::io::stderr().is_terminal() && p.verbosity >= crate::output::Verbosity::Normal)
-        .then(|| indicatif::ProgressBar::new(a.rows));
-    let stats = super::fetch::fetch_rows(&mut src, &spec, &a.out, |n| {
+        .then(|| indicatif::ProgressBar::new(rows));
+    let stats = super::fetch::fetch_rows(&mut src, &spec, &rows_path, |n| {
         if let Some(b) = &bar {
             b.set_position(n);
         }
@@ -217,6 +410,10 @@ fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
             "{} rows had no text or content (kept as skipped lines)",
             stats.rows_without_text
         ));
+    }
+    if parquet {
+        super::docs::jsonl_to_parquet(&rows_path, &a.out)?;
+        std::fs::remove_file(&rows_path)?;
     }
     let mut w = stdout();
     if p.format == Format::Json {

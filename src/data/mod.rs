@@ -1,9 +1,11 @@
-//! Data: CPython-exact randomness, the evaluation seed of a block, and (later) fetch, mix, pack
-//! and the validator's evaluation batches.
+//! Data: CPython-exact randomness, the evaluation seed of a block, the validator's evaluation
+//! batches, and the miner's side: fetch, mix and pack.
 
 pub mod command;
+pub mod docs;
 pub mod fetch;
 pub mod http;
+pub mod mix;
 pub mod pack;
 pub mod pyrandom;
 pub mod s3;

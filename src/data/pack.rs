@@ -5,7 +5,7 @@
 //! writes under a temporary name renamed into place when complete.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -16,8 +16,8 @@ use super::shards::{Manifest, SCHEMA, ShardInfo, VERSION};
 use super::tokenizer::Encode;
 use crate::error::user;
 
-/// Documents tokenised per parallel batch.
-const BATCH_DOCS: usize = 512;
+pub use super::docs::TxtSplit;
+use super::docs::{Doc, read_docs};
 
 /// Counts reported by a pack run.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -31,17 +31,6 @@ pub struct PackStats {
     pub sequences: u64,
     pub dropped_tail_tokens: u64,
     pub bytes_read: u64,
-}
-
-/// Where documents come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TxtSplit {
-    /// The whole file is one document.
-    File,
-    /// Documents are separated by blank lines.
-    Paragraphs,
-    /// Every line is a document.
-    Lines,
 }
 
 /// Streams shards into a temporary directory; `finish` renames it into place.
@@ -144,143 +133,6 @@ impl Drop for ShardWriter {
     }
 }
 
-/// A document or a reason it was skipped.
-enum Doc {
-    Text(String),
-    NonUtf8,
-    MissingText,
-}
-
-/// Reads documents from one input file in batches, calling `f` for each batch.
-fn read_docs(
-    path: &Path,
-    text_field: &str,
-    split: TxtSplit,
-    stats: &mut PackStats,
-    mut f: impl FnMut(Vec<Doc>, u64) -> Result<()>,
-) -> Result<()> {
-    let file =
-        File::open(path).map_err(|e| user(format!("cannot open {}: {e}", path.display())))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mut batch = Vec::with_capacity(BATCH_DOCS);
-    let mut batch_bytes = 0u64;
-    let flush = |batch: &mut Vec<Doc>,
-                 bytes: &mut u64,
-                 f: &mut dyn FnMut(Vec<Doc>, u64) -> Result<()>|
-     -> Result<()> {
-        if !batch.is_empty() {
-            f(std::mem::take(batch), *bytes)?;
-            *bytes = 0;
-        }
-        Ok(())
-    };
-    match ext.as_str() {
-        "jsonl" | "json" | "ndjson" => {
-            let mut line = Vec::new();
-            let mut n = 0u64;
-            loop {
-                line.clear();
-                let read = reader.read_until(b'\n', &mut line)?;
-                if read == 0 {
-                    break;
-                }
-                n += 1;
-                batch_bytes += read as u64;
-                let Ok(text) = std::str::from_utf8(&line) else {
-                    batch.push(Doc::NonUtf8);
-                    continue;
-                };
-                if text.trim().is_empty() {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(text)
-                    .map_err(|e| user(format!("{}:{n}: not valid JSON ({e})", path.display())))?;
-                let t = v
-                    .get(text_field)
-                    .or_else(|| v.get("content"))
-                    .and_then(|t| t.as_str());
-                batch.push(match t {
-                    Some(t) => Doc::Text(t.to_string()),
-                    None => Doc::MissingText,
-                });
-                if batch.len() >= BATCH_DOCS {
-                    flush(&mut batch, &mut batch_bytes, &mut f)?;
-                }
-            }
-        }
-        "txt" | "text" | "md" => {
-            let mut all = Vec::new();
-            match split {
-                TxtSplit::File => {
-                    reader.read_to_end(&mut all)?;
-                    batch_bytes += all.len() as u64;
-                    batch.push(
-                        String::from_utf8(all)
-                            .map(Doc::Text)
-                            .unwrap_or(Doc::NonUtf8),
-                    );
-                }
-                TxtSplit::Lines | TxtSplit::Paragraphs => {
-                    let mut line = Vec::new();
-                    let mut para = String::new();
-                    loop {
-                        line.clear();
-                        let read = reader.read_until(b'\n', &mut line)?;
-                        batch_bytes += read as u64;
-                        let Ok(text) = std::str::from_utf8(&line) else {
-                            batch.push(Doc::NonUtf8);
-                            continue;
-                        };
-                        let end = read == 0;
-                        if split == TxtSplit::Lines {
-                            if !end && !text.trim().is_empty() {
-                                batch.push(Doc::Text(
-                                    text.trim_end_matches(['\n', '\r']).to_string(),
-                                ));
-                            }
-                        } else if end || text.trim().is_empty() {
-                            if !para.trim().is_empty() {
-                                batch.push(Doc::Text(
-                                    std::mem::take(&mut para).trim_end().to_string(),
-                                ));
-                            }
-                            para.clear();
-                        } else {
-                            para.push_str(text);
-                        }
-                        if batch.len() >= BATCH_DOCS {
-                            flush(&mut batch, &mut batch_bytes, &mut f)?;
-                        }
-                        if end {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        "parquet" => {
-            return Err(user(format!(
-                "{}: parquet input is not supported by `data pack` yet; convert it to JSON Lines first",
-                path.display()
-            )));
-        }
-        other => {
-            return Err(user(format!(
-                "{}: unknown input type `.{other}`; pack reads .jsonl (a `{text_field}` field per line) and .txt",
-                path.display()
-            )));
-        }
-    }
-    flush(&mut batch, &mut batch_bytes, &mut f)?;
-    stats.files += 1;
-    Ok(())
-}
-
 /// Options of a pack run.
 pub struct PackOptions {
     pub seq_len: usize,
@@ -329,43 +181,36 @@ pub fn pack<T: Encode + Sync>(
     )?;
     let mut stats = PackStats::default();
     for path in inputs {
-        let mut file_stats = PackStats::default();
-        read_docs(
-            path,
-            &opt.text_field,
-            opt.txt_split,
-            &mut file_stats,
-            |docs, bytes| {
-                let encoded: Vec<Result<Result<Vec<u32>, Doc>>> = docs
-                    .into_par_iter()
-                    .map(|d| match d {
-                        Doc::Text(t) if t.trim().is_empty() => Ok(Err(Doc::Text(String::new()))),
-                        Doc::Text(t) => tok.encode(&t).map(Ok),
-                        other => Ok(Err(other)),
-                    })
-                    .collect();
-                for e in encoded {
-                    match e? {
-                        Ok(mut ids) => {
-                            stats.documents += 1;
-                            stats.tokens += ids.len() as u64 + 1;
-                            ids.push(tok.eos());
-                            w.push(&ids)?;
-                        }
-                        Err(Doc::Text(_)) => stats.empty_documents += 1,
-                        Err(Doc::NonUtf8) => stats.non_utf8_documents += 1,
-                        Err(Doc::MissingText) => stats.missing_text += 1,
+        read_docs(path, &opt.text_field, opt.txt_split, |docs, bytes| {
+            let encoded: Vec<Result<Result<Vec<u32>, Doc>>> = docs
+                .into_par_iter()
+                .map(|d| match d {
+                    Doc::Text(t) if t.trim().is_empty() => Ok(Err(Doc::Text(String::new()))),
+                    Doc::Text(t) => tok.encode(&t).map(Ok),
+                    other => Ok(Err(other)),
+                })
+                .collect();
+            for e in encoded {
+                match e? {
+                    Ok(mut ids) => {
+                        stats.documents += 1;
+                        stats.tokens += ids.len() as u64 + 1;
+                        ids.push(tok.eos());
+                        w.push(&ids)?;
                     }
+                    Err(Doc::Text(_)) => stats.empty_documents += 1,
+                    Err(Doc::NonUtf8) => stats.non_utf8_documents += 1,
+                    Err(Doc::MissingText) => stats.missing_text += 1,
                 }
-                stats.bytes_read += bytes;
-                if let Some(b) = &bar {
-                    b.inc(bytes);
-                    b.set_message(format!("{} docs, {} tokens", stats.documents, stats.tokens));
-                }
-                Ok(())
-            },
-        )?;
-        stats.files += file_stats.files;
+            }
+            stats.bytes_read += bytes;
+            if let Some(b) = &bar {
+                b.inc(bytes);
+                b.set_message(format!("{} docs, {} tokens", stats.documents, stats.tokens));
+            }
+            Ok(())
+        })?;
+        stats.files += 1;
     }
     if let Some(b) = bar {
         b.finish_and_clear();
