@@ -1306,13 +1306,33 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__fetch)
-            opts="-q -v -h --dataset --from --text-field --txt-split --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
+            opts="-q -v -h --dataset --hub-dataset --revision --files --hub --cache-dir --from --text-field --txt-split --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --dataset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-dataset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --revision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -247,7 +247,12 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l dataset -d 'Dataset repo id, e.g. HuggingFaceFW/fineweb' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l dataset -d 'Dataset repo id, e.g. HuggingFaceFW/fineweb (rows through the datasets-server)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l hub-dataset -d 'Or: a Hub dataset\'s parquet shards at --revision, downloaded into the Hugging Face cache (resumed, verified) and read for their text column' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l revision -d 'Revision of --hub-dataset: a commit sha to pin, or a branch (the commit it resolves to is printed)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l files -d 'Which parquet files of --hub-dataset (globs over repository paths)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l hub -d 'Hub for --hub-dataset: https://huggingface.co (or a mirror), or file://DIR [default: $HF_ENDPOINT, else https://huggingface.co]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l cache-dir -d 'Cache for --hub-dataset [default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l from -d 'Local files instead (.jsonl, .parquet, .txt): their documents as `{"text", "source"}` rows, unusable ones counted and left out' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l text-field -d 'Field or column holding the text of --from files (`content` is the fallback)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l txt-split -d 'How --from .txt files split into documents' -r -f -a "file\t'The whole file is one document'
@@ -256,7 +261,7 @@ lines\t'Every line is a document'"
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l config -d 'Config (subset) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l split -d 'Split' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l offset -d 'First row' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l rows -d 'Number of rows' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l rows -d 'Number of rows (with --hub-dataset: at most this many, default all)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l page-size -d 'Rows per request (the server allows at most 100)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l out -d 'Output: JSON Lines (an existing file is continued: resume), or .parquet (written when complete; the rows are gathered, resumably, in a hidden JSON Lines file beside it)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l datasets-server -d 'datasets-server base URL' -r

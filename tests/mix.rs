@@ -39,6 +39,29 @@ fn fails(out: std::process::Output, needle: &str) {
     assert!(err.contains(needle), "expected `{needle}` in: {err}");
 }
 
+/// `sn9 data fetch` of `rows` FineWeb rows from `server` into `out`.
+fn fetch(server: &FakeDatasetsServer, rows: u64, out: &Path) {
+    let out = sn9()
+        .args([
+            "-q",
+            "data",
+            "fetch",
+            "--dataset",
+            "HuggingFaceFW/fineweb",
+            "--config",
+            "CC-MAIN-2024-10",
+            "--rows",
+            &rows.to_string(),
+            "--datasets-server",
+            &server.url,
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    common::ok(&out);
+}
+
 fn by_source(r: &Value) -> Vec<(String, u64)> {
     r["sources"]
         .as_array()
@@ -63,25 +86,7 @@ fn fetch_mix_pack_end_to_end() {
         Faults::default(),
     );
     std::fs::create_dir_all(d.join("fw")).unwrap();
-    let out = sn9()
-        .args([
-            "-q",
-            "data",
-            "fetch",
-            "--dataset",
-            "HuggingFaceFW/fineweb",
-            "--config",
-            "CC-MAIN-2024-10",
-            "--rows",
-            "120",
-            "--datasets-server",
-            &server.url,
-            "--out",
-        ])
-        .arg(d.join("fw/0.jsonl"))
-        .output()
-        .unwrap();
-    common::ok(&out);
+    fetch(&server, 120, &d.join("fw/0.jsonl"));
     // A parquet source: written by a one-source mix of the local corpus (with an empty
     // document and a text-less row, counted and never drawn).
     std::fs::create_dir_all(d.join("local")).unwrap();
@@ -403,25 +408,7 @@ fn fetch_local_files_and_parquet_output() {
         vec![("CC-MAIN-2024-10".to_string(), 10_000)],
         Faults::default(),
     );
-    let out = sn9()
-        .args([
-            "-q",
-            "data",
-            "fetch",
-            "--dataset",
-            "HuggingFaceFW/fineweb",
-            "--config",
-            "CC-MAIN-2024-10",
-            "--rows",
-            "150",
-            "--datasets-server",
-            &server.url,
-            "--out",
-        ])
-        .arg(d.join("rows.parquet"))
-        .output()
-        .unwrap();
-    common::ok(&out);
+    fetch(&server, 150, &d.join("rows.parquet"));
     assert!(!d.join(".rows.parquet.rows.jsonl").exists());
     let r = ok_json(
         sn9()
@@ -436,5 +423,109 @@ fn fetch_local_files_and_parquet_output() {
     assert_eq!(
         lines(&d.join("rows.jsonl"))[0]["text"],
         common::fake_text("HuggingFaceFW/fineweb", "CC-MAIN-2024-10", 0)
+    );
+}
+
+/// `data fetch --hub-dataset`: a dataset's parquet shards at a pinned commit, from a local hub
+/// and over HTTP (the loopback fake Hub), through the HF cache (`datasets--ns--name`), read
+/// for their text; a pattern that matches nothing names the files there are.
+#[test]
+fn hub_dataset_parquet_shards() {
+    use sn9::hub::repo::{RepoId, git_blob_sha1, sha256_file};
+    use sn9::hub::store::{Hub, LocalFile, Retry};
+    let d = tempfile::tempdir().unwrap();
+    let d = d.path();
+    let docs: String = (0..30)
+        .map(|i| serde_json::json!({"text": format!("shard document {i}")}).to_string() + "\n")
+        .collect();
+    std::fs::write(d.join("docs.jsonl"), docs).unwrap();
+    let shard = d.join("train-0.parquet");
+    ok_json(
+        sn9()
+            .args(["--json", "data", "fetch", "--from"])
+            .arg(d.join("docs.jsonl"))
+            .arg("--out")
+            .arg(&shard)
+            .output()
+            .unwrap(),
+    );
+    let (sha256, size) = sha256_file(&shard).unwrap();
+    let files = vec![LocalFile {
+        path: "data/CC-MAIN-2024-10/train-0.parquet".into(),
+        abs: shard.clone(),
+        size,
+        sha256,
+        blob_id: git_blob_sha1(&std::fs::read(&shard).unwrap()),
+        lfs: true,
+    }];
+    let repo = RepoId::dataset("HuggingFaceFW/fineweb-edu-score-2").unwrap();
+    let local = sn9::hub::local::LocalHub::new(d.join("hub"));
+    let c1 = local.push(&repo, &files, "shards", false).unwrap().commit;
+    let fake = common::fakehub::FakeHub::start(Default::default());
+    let http = sn9::hub::http::HttpHub::new(&fake.url, None, Retry::default());
+    let c2 = http.push(&repo, &files, "shards", false).unwrap().commit;
+    for (hub, commit, out) in [
+        (
+            format!("file://{}", d.join("hub").display()),
+            c1,
+            "local.jsonl",
+        ),
+        (fake.url.clone(), c2, "http.parquet"),
+    ] {
+        let r = ok_json(
+            sn9()
+                .args([
+                    "--json",
+                    "data",
+                    "fetch",
+                    "--hub-dataset",
+                    "HuggingFaceFW/fineweb-edu-score-2",
+                    "--revision",
+                    &commit,
+                    "--files",
+                    "data/CC-MAIN-2024-10/*.parquet",
+                    "--rows",
+                    "25",
+                    "--hub",
+                    &hub,
+                    "--cache-dir",
+                ])
+                .arg(d.join("cache"))
+                .arg("--out")
+                .arg(d.join(out))
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r["commit"], commit.as_str());
+        assert_eq!(r["rows_written"], 25);
+        assert!(
+            d.join("cache/datasets--HuggingFaceFW--fineweb-edu-score-2/snapshots")
+                .join(&commit)
+                .join("data/CC-MAIN-2024-10/train-0.parquet")
+                .exists()
+        );
+    }
+    let rows = lines(&d.join("local.jsonl"));
+    assert_eq!(rows[0]["text"], "shard document 0");
+    assert_eq!(rows[24]["file"], "data/CC-MAIN-2024-10/train-0.parquet");
+    fails(
+        sn9()
+            .args([
+                "data",
+                "fetch",
+                "--hub-dataset",
+                "HuggingFaceFW/fineweb-edu-score-2",
+                "--files",
+                "data/nothing/*.parquet",
+                "--hub",
+                &format!("file://{}", d.join("hub").display()),
+                "--cache-dir",
+            ])
+            .arg(d.join("cache"))
+            .arg("--out")
+            .arg(d.join("none.jsonl"))
+            .output()
+            .unwrap(),
+        "it has: data/CC-MAIN-2024-10/train-0.parquet",
     );
 }

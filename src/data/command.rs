@@ -56,9 +56,27 @@ pub struct MixArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct FetchArgs {
-    /// Dataset repo id, e.g. HuggingFaceFW/fineweb.
-    #[arg(long, required_unless_present = "from")]
+    /// Dataset repo id, e.g. HuggingFaceFW/fineweb (rows through the datasets-server).
+    #[arg(long, required_unless_present_any = ["from", "hub_dataset"])]
     pub dataset: Option<String>,
+    /// Or: a Hub dataset's parquet shards at --revision, downloaded into the Hugging Face cache
+    /// (resumed, verified) and read for their text column.
+    #[arg(long, value_name = "REPO", conflicts_with_all = ["dataset", "from"])]
+    pub hub_dataset: Option<String>,
+    /// Revision of --hub-dataset: a commit sha to pin, or a branch (the commit it resolves to is
+    /// printed).
+    #[arg(long, default_value = "main", requires = "hub_dataset")]
+    pub revision: String,
+    /// Which parquet files of --hub-dataset (globs over repository paths).
+    #[arg(long, num_args = 1.., default_value = "**/*.parquet", requires = "hub_dataset")]
+    pub files: Vec<String>,
+    /// Hub for --hub-dataset: https://huggingface.co (or a mirror), or file://DIR [default:
+    /// $HF_ENDPOINT, else https://huggingface.co].
+    #[arg(long, env = "SN9_HUB", value_name = "URL")]
+    pub hub: Option<String>,
+    /// Cache for --hub-dataset [default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// Local files instead (.jsonl, .parquet, .txt): their documents as `{"text", "source"}`
     /// rows, unusable ones counted and left out.
     #[arg(long, num_args = 1.., conflicts_with = "dataset", value_name = "FILE")]
@@ -78,8 +96,8 @@ pub struct FetchArgs {
     /// First row.
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
-    /// Number of rows.
-    #[arg(long, required_unless_present = "from")]
+    /// Number of rows (with --hub-dataset: at most this many, default all).
+    #[arg(long, required_unless_present_any = ["from", "hub_dataset"])]
     pub rows: Option<u64>,
     /// Rows per request (the server allows at most 100).
     #[arg(long, default_value_t = 100)]
@@ -203,61 +221,34 @@ pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
     }
 }
 
-fn is_parquet(p: &std::path::Path) -> bool {
-    p.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-}
-
-/// `DIR/.NAME.suffix` for `DIR/NAME`.
-fn hidden_beside(p: &std::path::Path, suffix: &str) -> PathBuf {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    p.with_file_name(format!(".{name}.{suffix}"))
-}
-
 /// `data fetch --from FILES`: local documents as `{"text", "source"}` rows.
 fn fetch_local(a: &FetchArgs, p: &Printer) -> Result<()> {
-    let tmp = hidden_beside(&a.out, "partial.jsonl");
+    use super::docs::Doc;
     let mut stats = json!({"files": 0, "rows_written": 0, "empty_documents": 0,
         "non_utf8_documents": 0, "missing_text": 0});
     let bump = |s: &mut Value, k: &str| s[k] = json!(s[k].as_u64().unwrap_or(0) + 1);
-    let res: Result<()> = (|| {
-        let f = std::fs::File::create(&tmp)
-            .map_err(|e| user(format!("cannot write {}: {e}", tmp.display())))?;
-        let mut w = std::io::BufWriter::new(f);
+    super::docs::write_rows(&a.out, |w| {
         for path in &a.from {
             let source = path.display().to_string();
             super::docs::read_docs(path, &a.text_field, a.txt_split, |docs, _| {
                 for d in docs {
                     match d {
-                        super::docs::Doc::Text(t) if t.trim().is_empty() => {
-                            bump(&mut stats, "empty_documents")
-                        }
-                        super::docs::Doc::Text(t) => {
-                            serde_json::to_writer(&mut w, &json!({"text": t, "source": source}))?;
+                        Doc::Text(t) if t.trim().is_empty() => bump(&mut stats, "empty_documents"),
+                        Doc::Text(t) => {
+                            serde_json::to_writer(&mut *w, &json!({"text": t, "source": source}))?;
                             w.write_all(b"\n")?;
                             bump(&mut stats, "rows_written");
                         }
-                        super::docs::Doc::NonUtf8 => bump(&mut stats, "non_utf8_documents"),
-                        super::docs::Doc::MissingText => bump(&mut stats, "missing_text"),
+                        Doc::NonUtf8 => bump(&mut stats, "non_utf8_documents"),
+                        Doc::MissingText => bump(&mut stats, "missing_text"),
                     }
                 }
                 Ok(())
             })?;
             bump(&mut stats, "files");
         }
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        if is_parquet(&a.out) {
-            super::docs::jsonl_to_parquet(&tmp, &a.out)?;
-            std::fs::remove_file(&tmp)?;
-        } else {
-            std::fs::rename(&tmp, &a.out)?;
-        }
         Ok(())
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    })?;
     let skipped = ["empty_documents", "non_utf8_documents", "missing_text"]
         .iter()
         .map(|k| stats[k].as_u64().unwrap_or(0))
@@ -276,6 +267,126 @@ fn fetch_local(a: &FetchArgs, p: &Printer) -> Result<()> {
             w,
             "{} rows written to {}",
             stats["rows_written"],
+            a.out.display()
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `data fetch --hub-dataset`: parquet shards of a Hub dataset at a revision, through the HF
+/// cache, as `{"text", "dataset", "revision", "file"}` rows.
+fn fetch_hub(a: &FetchArgs, p: &Printer) -> Result<()> {
+    use crate::hub::repo::{RepoId, safe_path};
+    use std::io::IsTerminal;
+    let repo = RepoId::dataset(a.hub_dataset.as_deref().unwrap_or_default())?;
+    let retry = crate::retry::Retry {
+        attempts: a.retries.max(1),
+        backoff: Duration::from_millis(a.backoff_ms),
+    };
+    let spec = a
+        .hub
+        .clone()
+        .or_else(|| std::env::var("HF_ENDPOINT").ok())
+        .unwrap_or_else(|| "https://huggingface.co".into());
+    let hub = crate::hub::store::open(&spec, crate::hub::command::token(), retry)?;
+    let info = hub.info(&repo, &a.revision)?;
+    let pats = a
+        .files
+        .iter()
+        .map(|g| glob::Pattern::new(g).map_err(|e| user(format!("--files `{g}`: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let mut files: Vec<_> = info
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".parquet") && pats.iter().any(|g| g.matches(&f.path)))
+        .collect();
+    files.sort_by(|x, y| x.path.cmp(&y.path));
+    if files.is_empty() {
+        let have: Vec<&str> = info
+            .files
+            .iter()
+            .filter(|f| f.path.ends_with(".parquet"))
+            .take(10)
+            .map(|f| f.path.as_str())
+            .collect();
+        return Err(user(format!(
+            "{repo}@{}: no parquet file matches {:?} (it has: {})",
+            info.commit,
+            a.files,
+            if have.is_empty() {
+                "no parquet files".to_string()
+            } else {
+                have.join(", ")
+            }
+        )));
+    }
+    for f in &files {
+        safe_path(&f.path)?;
+    }
+    let root = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crate::hub::cache::root_from_env);
+    let bar = if std::io::stderr().is_terminal() && p.verbosity >= crate::output::Verbosity::Normal
+    {
+        indicatif::ProgressBar::new(files.iter().map(|f| f.size).sum())
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let limit = a.rows.unwrap_or(u64::MAX);
+    let (mut written, mut missing, mut used) = (0u64, 0u64, Vec::new());
+    super::docs::write_rows(&a.out, |w| {
+        for f in &files {
+            if written >= limit {
+                break;
+            }
+            bar.set_message(f.path.clone());
+            let local =
+                crate::hub::cache::fetch(&root, hub.as_ref(), &repo, &info.commit, f, retry, &bar)?;
+            used.push(f.path.clone());
+            super::docs::read_parquet(&local, &a.text_field, |texts| {
+                for t in texts {
+                    if written >= limit {
+                        break;
+                    }
+                    match t {
+                        Some(t) if !t.trim().is_empty() => {
+                            serde_json::to_writer(
+                                &mut *w,
+                                &json!({"text": t, "dataset": repo.to_string(),
+                                    "revision": info.commit, "file": f.path}),
+                            )?;
+                            w.write_all(b"\n")?;
+                            written += 1;
+                        }
+                        _ => missing += 1,
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    if missing > 0 {
+        p.warn(format!("{missing} rows had no text and were left out"));
+    }
+    if written < limit && a.rows.is_some() {
+        p.warn(format!(
+            "the selected files hold {written} usable rows, fewer than --rows {limit}"
+        ));
+    }
+    let stats = json!({"dataset": repo.to_string(), "commit": info.commit, "files": used,
+        "rows_written": written, "rows_without_text": missing});
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{stats}")?;
+    } else {
+        writeln!(
+            w,
+            "{written} rows of {repo}@{} written to {}",
+            info.commit,
             a.out.display()
         )?;
     }
@@ -356,12 +467,15 @@ fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
     if !a.from.is_empty() {
         return fetch_local(&a, p);
     }
+    if a.hub_dataset.is_some() {
+        return fetch_hub(&a, p);
+    }
     let (Some(dataset), Some(rows)) = (a.dataset.clone(), a.rows) else {
         return Err(user("give --dataset and --rows, or --from FILES"));
     };
-    let parquet = is_parquet(&a.out);
+    let parquet = super::docs::is_parquet(&a.out);
     let rows_path = if parquet {
-        hidden_beside(&a.out, "rows.jsonl")
+        super::docs::hidden_beside(&a.out, "rows.jsonl")
     } else {
         a.out.clone()
     };

@@ -226,16 +226,21 @@ pub fn read_parquet(
     Ok(())
 }
 
-/// Writes `df` to `out` as parquet, under a temporary name renamed when complete.
-pub fn write_parquet(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<()> {
-    use polars::prelude::ParquetWriter;
+/// Writes `out` through `f` under a temporary name (`.NAME.partial` beside it), synced and
+/// renamed into place when `f` succeeds, removed when it fails: a partial output never looks
+/// complete.
+pub fn write_atomically(
+    out: &Path,
+    f: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = out.with_file_name(format!(".{name}.partial"));
     let res: Result<()> = (|| {
-        let f =
+        let file =
             File::create(&tmp).map_err(|e| user(format!("cannot write {}: {e}", tmp.display())))?;
-        ParquetWriter::new(&f).finish(df)?;
-        f.sync_all()?;
+        let mut w = std::io::BufWriter::new(file);
+        f(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(())
     })();
     if let Err(e) = res {
@@ -244,6 +249,42 @@ pub fn write_parquet(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<
     }
     std::fs::rename(&tmp, out)?;
     Ok(())
+}
+
+/// Whether `p` names a parquet file.
+pub fn is_parquet(p: &Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}
+
+/// `DIR/.NAME.suffix` for `DIR/NAME`.
+pub fn hidden_beside(p: &Path, suffix: &str) -> std::path::PathBuf {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    p.with_file_name(format!(".{name}.{suffix}"))
+}
+
+/// Writes JSON Lines rows through `f` to `out`, atomically; a `.parquet` `out` gets them as
+/// parquet columns (see [`jsonl_to_parquet`]).
+pub fn write_rows(
+    out: &Path,
+    f: impl FnOnce(&mut std::io::BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    if !is_parquet(out) {
+        return write_atomically(out, f);
+    }
+    let rows = hidden_beside(out, "rows.jsonl");
+    write_atomically(&rows, f)?;
+    let res = jsonl_to_parquet(&rows, out);
+    let _ = std::fs::remove_file(&rows);
+    res
+}
+
+/// Writes `df` to `out` as parquet (atomically).
+pub fn write_parquet(df: &mut polars::prelude::DataFrame, out: &Path) -> Result<()> {
+    write_atomically(out, |w| {
+        polars::prelude::ParquetWriter::new(w).finish(df)?;
+        Ok(())
+    })
 }
 
 /// A JSON Lines file as a parquet file: one column per field of its first row (numbers stay

@@ -362,41 +362,22 @@ pub fn draw(
 /// Writes the mix to `out` (`.parquet`, else JSON Lines), under a temporary name renamed when
 /// complete.
 pub fn write(df: &mut DataFrame, out: &Path) -> Result<()> {
-    if out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-    {
+    if super::docs::is_parquet(out) {
         return super::docs::write_parquet(df, out);
     }
-    let tmp = out.with_file_name(format!(
-        ".{}.partial",
-        out.file_name().and_then(|n| n.to_str()).unwrap_or("mix")
-    ));
-    let f = std::fs::File::create(&tmp)
-        .map_err(|e| user(format!("cannot write {}: {e}", tmp.display())))?;
-    let res: Result<()> = (|| {
-        {
-            use std::io::Write;
-            let mut w = std::io::BufWriter::new(f);
-            let text = df.column("text")?.str()?;
-            let source = df.column("source")?.str()?;
-            for (t, s) in text.iter().zip(source.iter()) {
-                serde_json::to_writer(
-                    &mut w,
-                    &serde_json::json!({"text": t.unwrap_or(""), "source": s.unwrap_or("")}),
-                )?;
-                w.write_all(b"\n")?;
-            }
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    super::docs::write_atomically(out, |w| {
+        use std::io::Write;
+        let text = df.column("text")?.str()?;
+        let source = df.column("source")?.str()?;
+        for (t, s) in text.iter().zip(source.iter()) {
+            serde_json::to_writer(
+                &mut *w,
+                &serde_json::json!({"text": t.unwrap_or(""), "source": s.unwrap_or("")}),
+            )?;
+            w.write_all(b"\n")?;
         }
         Ok(())
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, out)?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ fn enc(p: &str) -> String {
         .join("/")
 }
 
-/// Parses `GET /api/models/{repo}/revision/{rev}?blobs=true`.
+/// Parses `GET /api/{models,datasets}/{repo}/revision/{rev}?blobs=true`.
 pub fn parse_info(v: &Value) -> Result<RepoInfo> {
     let commit = v["sha"]
         .as_str()
@@ -163,8 +163,9 @@ impl Hub for HttpHub {
 
     fn info(&self, repo: &RepoId, revision: &str) -> Result<RepoInfo> {
         let url = format!(
-            "{}/api/models/{repo}/revision/{}?blobs=true",
+            "{}/api/{}/{repo}/revision/{}?blobs=true",
             self.endpoint,
+            repo.api_kind(),
             enc(revision)
         );
         let v = self.json(&format!("GET {url}"), || {
@@ -182,8 +183,9 @@ impl Hub for HttpHub {
         out: &mut dyn Write,
     ) -> Result<u64> {
         let url = format!(
-            "{}/{repo}/resolve/{commit}/{}",
+            "{}/{}{repo}/resolve/{commit}/{}",
             self.endpoint,
+            repo.resolve_prefix(),
             enc(&file.path)
         );
         let what = format!("GET {url}");
@@ -219,7 +221,7 @@ impl Hub for HttpHub {
         let e = &self.endpoint;
         // 1. Create the repository (409: it exists).
         let url = format!("{e}/api/repos/create");
-        let body = json!({"name": repo.name, "organization": repo.namespace, "type": "model", "private": private});
+        let body = json!({"name": repo.name, "organization": repo.namespace, "type": &repo.api_kind()[..repo.api_kind().len() - 1], "private": private});
         self.retry.run(&format!("POST {url}"), || {
             let r = self
                 .auth(self.agent.post(&url))
@@ -231,10 +233,15 @@ impl Hub for HttpHub {
             }
             self.check(&format!("POST {url}"), r).map(|_| ())
         })?;
-        // What the branch holds now (for unchanged files and deletions).
-        let head = self.info(repo, "main").ok();
+        // What the branch holds now (for unchanged files and deletions); none yet on a new
+        // repository (404). Anything else (a refused token, an outage) stops the push here.
+        let head = match self.info(repo, "main") {
+            Ok(h) => Some(h),
+            Err(e) if format!("{e:#}").contains("HTTP 404") => None,
+            Err(e) => return Err(e),
+        };
         // 2. Preupload: upload mode and remote oid per file.
-        let url = format!("{e}/api/models/{repo}/preupload/main");
+        let url = format!("{e}/api/{}/{repo}/preupload/main", repo.api_kind());
         let mut entries = Vec::new();
         for f in files {
             let mut sample = vec![0u8; 512.min(f.size as usize)];
@@ -293,7 +300,10 @@ impl Hub for HttpHub {
         // 3. LFS batch + transfer for the LFS files.
         let lfs: Vec<&LocalFile> = changed.iter().filter(|(_, l)| *l).map(|(f, _)| f).collect();
         if !lfs.is_empty() {
-            let url = format!("{e}/{repo}.git/info/lfs/objects/batch");
+            let url = format!(
+                "{e}/{}{repo}.git/info/lfs/objects/batch",
+                repo.resolve_prefix()
+            );
             let objects: Vec<Value> = lfs
                 .iter()
                 .map(|f| json!({"oid": f.sha256, "size": f.size}))
@@ -371,7 +381,7 @@ impl Hub for HttpHub {
             nd += &json!({"key": "deletedFile", "value": {"path": d}}).to_string();
             nd.push('\n');
         }
-        let url = format!("{e}/api/models/{repo}/commit/main");
+        let url = format!("{e}/api/{}/{repo}/commit/main", repo.api_kind());
         let c = self.json(&format!("POST {url}"), || {
             self.auth(self.agent.post(&url))
                 .header("Content-Type", "application/x-ndjson")

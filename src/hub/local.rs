@@ -48,7 +48,7 @@ impl LocalHub {
 
     fn repo_dir(&self, repo: &RepoId) -> PathBuf {
         self.root
-            .join("models")
+            .join(repo.api_kind())
             .join(&repo.namespace)
             .join(&repo.name)
     }

@@ -13,11 +13,19 @@ use crate::error::user;
 /// The longest `namespace/name` a 128-byte commitment leaves room for (128 − 40 − 44 − 2 − 4).
 pub const MAX_REPO_ID_LENGTH: usize = 38;
 
-/// A model repository id `namespace/name`.
+/// A repository id `namespace/name`: a model (what miners push and validators pull) or a
+/// dataset (what `data fetch --hub-dataset` reads).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RepoId {
     pub namespace: String,
     pub name: String,
+    pub kind: RepoKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RepoKind {
+    Model,
+    Dataset,
 }
 
 impl FromStr for RepoId {
@@ -36,27 +44,34 @@ impl FromStr for RepoId {
         let Some((ns, name)) = s.split_once('/') else {
             return Err(user(format!("repo id `{s}` must be `namespace/name`")));
         };
-        for part in [ns, name] {
-            let ok = !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                && !part.contains("--")
-                && !part.contains("..")
-                && !part.starts_with(['-', '.'])
-                && !part.ends_with(['-', '.']);
-            if !ok {
-                return Err(user(format!(
-                    "repo id `{s}`: `{part}` may use letters, digits, `-`, `_` and `.` (no `--`, \
-                     `..`, or `-`/`.` at either end), with exactly one `/`"
-                )));
-            }
-        }
+        check_parts(s, ns, name)?;
         Ok(RepoId {
             namespace: ns.into(),
             name: name.into(),
+            kind: RepoKind::Model,
         })
     }
+}
+
+/// The Hub's rules for both parts of `s` = `ns/name`.
+fn check_parts(s: &str, ns: &str, name: &str) -> Result<()> {
+    for part in [ns, name] {
+        let ok = !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !part.contains("--")
+            && !part.contains("..")
+            && !part.starts_with(['-', '.'])
+            && !part.ends_with(['-', '.']);
+        if !ok {
+            return Err(user(format!(
+                "repo id `{s}`: `{part}` may use letters, digits, `-`, `_` and `.` (no `--`, \
+                     `..`, or `-`/`.` at either end), with exactly one `/`"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for RepoId {
@@ -66,9 +81,40 @@ impl fmt::Display for RepoId {
 }
 
 impl RepoId {
-    /// The HF cache folder name: `models--namespace--name`.
+    /// A dataset repository `namespace/name` (the Hub's character rules; no subnet length cap).
+    pub fn dataset(s: &str) -> Result<RepoId> {
+        let Some((ns, name)) = s.split_once('/').filter(|_| s.len() <= 96) else {
+            return Err(user(format!(
+                "dataset id `{s}` must be `namespace/name` (at most 96 characters)"
+            )));
+        };
+        check_parts(s, ns, name)?;
+        Ok(RepoId {
+            namespace: ns.into(),
+            name: name.into(),
+            kind: RepoKind::Dataset,
+        })
+    }
+
+    /// `models` or `datasets`: the Hub API's path segment (`/api/{kind}/...`).
+    pub fn api_kind(&self) -> &'static str {
+        match self.kind {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        }
+    }
+
+    /// The path of `/{prefix}{repo}/resolve/...`: empty for models, `datasets/` for datasets.
+    pub fn resolve_prefix(&self) -> &'static str {
+        match self.kind {
+            RepoKind::Model => "",
+            RepoKind::Dataset => "datasets/",
+        }
+    }
+
+    /// The HF cache folder name: `models--namespace--name` or `datasets--namespace--name`.
     pub fn cache_folder(&self) -> String {
-        format!("models--{}--{}", self.namespace, self.name)
+        format!("{}--{}--{}", self.api_kind(), self.namespace, self.name)
     }
 }
 

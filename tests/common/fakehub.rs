@@ -275,7 +275,12 @@ fn handle(st: &Arc<Mutex<State>>, base: &str, req: Req, s: TcpStream) {
     if m == "POST" && p == "/api/repos/create" {
         let b = req.json();
         let id = format!(
-            "{}/{}",
+            "{}{}/{}",
+            if b["type"] == "dataset" {
+                "datasets/"
+            } else {
+                ""
+            },
             b["organization"].as_str().unwrap_or("user"),
             b["name"].as_str().unwrap_or("")
         );
@@ -310,14 +315,22 @@ fn handle(st: &Arc<Mutex<State>>, base: &str, req: Req, s: TcpStream) {
         drop(g);
         return js(s, 200, json!({"url": format!("{base}/{id}"), "name": id}));
     }
-    // /api/models/{ns}/{name}/{op}/{rev}
-    if let Some(rest) = p.strip_prefix("/api/models/") {
+    // /api/models/{ns}/{name}/{op}/{rev} (datasets: /api/datasets/..., kept as `datasets/ns/name`)
+    let api = p
+        .strip_prefix("/api/models/")
+        .map(|r| ("", r))
+        .or_else(|| p.strip_prefix("/api/datasets/").map(|r| ("datasets/", r)));
+    if let Some((kind, rest)) = api {
         let parts: Vec<&str> = rest.splitn(4, '/').collect();
         if parts.len() < 4 {
             drop(g);
             return js(s, 404, json!({"error": "not found"}));
         }
-        let (id, op, rev) = (format!("{}/{}", parts[0], parts[1]), parts[2], parts[3]);
+        let (id, op, rev) = (
+            format!("{kind}{}/{}", parts[0], parts[1]),
+            parts[2],
+            parts[3],
+        );
         let Some(repo) = g.repos.get(&id) else {
             drop(g);
             return js(s, 404, json!({"error": "Repository not found"}));
