@@ -263,7 +263,7 @@ mod tests {
         );
         assert_eq!(endpoint("local"), Some("ws://127.0.0.1:9944"));
         assert_eq!(endpoint("ws://10.0.0.1:9944"), Some("ws://10.0.0.1:9944"));
-        assert_eq!(endpoint("file:///tmp/x"), None);
+        assert_eq!(endpoint("file:///srv/chain"), None);
         assert_eq!(endpoint("mainnet"), None);
     }
 }
