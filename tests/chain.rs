@@ -275,11 +275,7 @@ fn arr<const N: usize>(s: &str) -> [u8; N] {
 #[test]
 fn golden_chain_encodings_match_the_sdk() {
     use sn9::chain::subtensor::{Call, Encoder, Era, StorageKeyPart, decode_commitment_of, sign};
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/chain/golden_chain_calls_spec343.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let g: Value = common::fixture_json("chain/golden_chain_calls_spec343.json");
     let md = std::fs::read(root().join("fixtures/chain/finney-spec343-v15.scale")).unwrap();
     let enc = Encoder::new(&md, arr(g["genesis_hash"].as_str().unwrap()), 343, 1).unwrap();
     let u16s = |v: &Value| -> Vec<u16> {
@@ -450,11 +446,7 @@ fn golden_chain_encodings_match_the_sdk() {
 /// the wallet's hotkey that verifies.
 #[test]
 fn encode_command_matches_the_sdk() {
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/chain/golden_chain_calls_spec343.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let g: Value = common::fixture_json("chain/golden_chain_calls_spec343.json");
     let e = g["extrinsics"]
         .as_array()
         .unwrap()
@@ -510,13 +502,7 @@ fn mechagraph_decode_matches_the_sdk() {
     let raw = hex_bytes(&common::replay::recorded_call(
         "SubnetInfoRuntimeApi_get_selective_mechagraph",
     ));
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            root().join("fixtures/chain/golden_metagraph_decode_spec343.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let g: Value = common::fixture_json("chain/golden_metagraph_decode_spec343.json");
     let want = &g["decoded_summary"]["SubnetInfoRuntimeApi_get_selective_mechagraph"];
     let m = sn9::chain::subtensor::decode_mechagraph(&md, &raw).unwrap();
     assert_eq!(m.netuid as u64, want["netuid"].as_u64().unwrap());

@@ -11,11 +11,7 @@ use common::{FakeDatasetsServer, Faults, root, sn9};
 use serde_json::Value;
 
 fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::json_lines(&std::fs::read_to_string(p).unwrap())
 }
 
 fn mix(file: &Path, out: &Path) -> std::process::Output {

@@ -17,11 +17,7 @@ use serde_json::{Value, json};
 use subxt::ext::scale_value::Value as SValue;
 
 fn golden() -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/chain/golden_chain_calls_spec343.json"))
-            .unwrap(),
-    )
-    .unwrap()
+    common::fixture_json("chain/golden_chain_calls_spec343.json")
 }
 
 fn metadata() -> subxt::Metadata {
@@ -153,13 +149,7 @@ fn assert_sdk_extrinsic(ours: &str, call: &str) {
 fn metagraph_and_commitments_from_a_node_match_the_sdk() {
     let node = ReplayNode::start(Behaviour::default());
     let rec = recording();
-    let g: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            root().join("fixtures/chain/golden_metagraph_decode_spec343.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let g: Value = common::fixture_json("chain/golden_metagraph_decode_spec343.json");
     let want = &g["decoded_summary"]["SubnetInfoRuntimeApi_get_selective_mechagraph"];
     let m = ok_json(&mut chain(&node.url, &["metagraph", "--netuid", "1"]));
     assert_eq!(m["block"], want["block"]);
@@ -210,11 +200,7 @@ fn metagraph_and_commitments_from_a_node_match_the_sdk() {
         .output()
         .unwrap();
     common::ok(&out);
-    let rows: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = common::json_lines(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(rows.len() as u64, want["commitments"].as_u64().unwrap());
     for r in &rows {
         assert!(r["block"].as_u64().unwrap() <= 6_852_690, "{r}");

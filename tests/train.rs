@@ -84,11 +84,7 @@ fn learns_and_writes_a_loadable_model() {
     .output()
     .unwrap();
     common::ok(&out);
-    let rows: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = common::json_lines(&String::from_utf8(out.stdout).unwrap());
     let train: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "train").collect();
     let val: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "val").collect();
     assert_eq!(train.len(), 300);

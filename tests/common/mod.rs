@@ -311,3 +311,17 @@ pub fn hex0x(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
 }
+
+/// A JSON fixture under `fixtures/`.
+pub fn fixture_json(rel: &str) -> Value {
+    let p = root().join("fixtures").join(rel);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+/// The JSON values of a JSON Lines text (blank lines skipped).
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
