@@ -5,7 +5,7 @@ BIN := $(or $(CARGO_TARGET_DIR),target)/release/sn9
 # burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
 export CUDARC_CUDA_VERSION ?= 12080
 
-.PHONY: build test test-golden test-hfref demo completions bench check-gpu fmt lint clean
+.PHONY: build test test-golden test-hfref test-ttsref demo completions bench check-gpu fmt lint clean
 
 build:
 	$(CARGO) build --release
@@ -27,6 +27,10 @@ demo: build
 test-hfref:
 	$(CARGO) test --test hfref
 
+## Only the TTS parity cases (SN9_TTSREF=<dir> to check another split of the same shape).
+test-ttsref:
+	$(CARGO) test --test ttsref
+
 completions:
 	$(CARGO) run --quiet -- completions bash > completions/sn9.bash
 	$(CARGO) run --quiet -- completions zsh > completions/_sn9
@@ -37,6 +41,7 @@ bench:
 	@bash bench/model.sh
 	@bash bench/pack.sh
 	@bash bench/train.sh
+	@bash bench/tts.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

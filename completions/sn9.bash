@@ -52,6 +52,9 @@ _sn9() {
             sn9,train)
                 cmd="sn9__subcmd__train"
                 ;;
+            sn9,tts)
+                cmd="sn9__subcmd__tts"
+                ;;
             sn9,validate)
                 cmd="sn9__subcmd__validate"
                 ;;
@@ -250,6 +253,9 @@ _sn9() {
             sn9__subcmd__help,train)
                 cmd="sn9__subcmd__help__subcmd__train"
                 ;;
+            sn9__subcmd__help,tts)
+                cmd="sn9__subcmd__help__subcmd__tts"
+                ;;
             sn9__subcmd__help,validate)
                 cmd="sn9__subcmd__help__subcmd__validate"
                 ;;
@@ -331,6 +337,9 @@ _sn9() {
             sn9__subcmd__help__subcmd__model,init)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__init"
                 ;;
+            sn9__subcmd__help__subcmd__tts,synth)
+                cmd="sn9__subcmd__help__subcmd__tts__subcmd__synth"
+                ;;
             sn9__subcmd__help__subcmd__wallet,create)
                 cmd="sn9__subcmd__help__subcmd__wallet__subcmd__create"
                 ;;
@@ -391,6 +400,18 @@ _sn9() {
             sn9__subcmd__model__subcmd__help,init)
                 cmd="sn9__subcmd__model__subcmd__help__subcmd__init"
                 ;;
+            sn9__subcmd__tts,help)
+                cmd="sn9__subcmd__tts__subcmd__help"
+                ;;
+            sn9__subcmd__tts,synth)
+                cmd="sn9__subcmd__tts__subcmd__synth"
+                ;;
+            sn9__subcmd__tts__subcmd__help,help)
+                cmd="sn9__subcmd__tts__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__tts__subcmd__help,synth)
+                cmd="sn9__subcmd__tts__subcmd__help__subcmd__synth"
+                ;;
             sn9__subcmd__wallet,create)
                 cmd="sn9__subcmd__wallet__subcmd__create"
                 ;;
@@ -416,7 +437,7 @@ _sn9() {
 
     case "${cmd}" in
         sn9)
-            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train model validate wallet device completions help"
+            opts="-q -v -h -V --json --quiet --verbose --config --help --version competitions score hub chain data eval eval-worker train tts model validate wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1752,7 +1773,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help)
-            opts="competitions score hub chain data eval eval-worker train model validate wallet device completions help"
+            opts="competitions score hub chain data eval eval-worker train tts model validate wallet device completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2283,6 +2304,34 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__help__subcmd__tts)
+            opts="synth"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__tts__subcmd__synth)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2710,7 +2759,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__init)
-            opts="-q -v -h --config --seed --dtype --max-shard-size --json --quiet --verbose --help"
+            opts="-q -v -h --config --seed --dtype --max-shard-size --vocab --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2729,6 +2778,10 @@ _sn9() {
                     return 0
                     ;;
                 --max-shard-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vocab)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2898,6 +2951,112 @@ _sn9() {
                     ;;
                 --dtype)
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__tts)
+            opts="-q -v -h --json --quiet --verbose --help synth help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__tts__subcmd__help)
+            opts="synth help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__tts__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__tts__subcmd__help__subcmd__synth)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__tts__subcmd__synth)
+            opts="-o -q -v -h --ref-audio --ref-text --text --vocoder --out --seed --frames --device --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ref-audio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ref-text)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --text)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vocoder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frames)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -65,6 +65,9 @@ pub enum Command {
     /// Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable
     /// checkpoints; writes a Hugging Face model directory.
     Train(Box<crate::train::command::TrainArgs>),
+    /// Text to speech: synthesise with a miner's E2TTS model as the validator does.
+    #[command(subcommand)]
+    Tts(crate::tts::command::TtsCommand),
     /// Models: init, info (parameter count, competition fit), generate, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hub(c) => crate::hub::command::run(c, &printer),
         Command::Chain(c) => crate::chain::command::run(c, &printer),
         Command::Model(c) => crate::model::command::run(c, &printer),
+        Command::Tts(c) => crate::tts::command::run(c, &printer),
         Command::Data(c) => crate::data::command::run(c, &printer),
         Command::Eval(a) => crate::eval::command::run(a, &printer),
         Command::Validate(a) => crate::validate::run(*a, &printer),

@@ -17,5 +17,6 @@ pub mod retry;
 pub mod score;
 pub mod settings;
 pub mod train;
+pub mod tts;
 pub mod validate;
 pub mod wallet;

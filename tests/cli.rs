@@ -564,6 +564,8 @@ fn help_snapshots() {
         &["model", "info"],
         &["model", "generate"],
         &["model", "convert"],
+        &["tts"],
+        &["tts", "synth"],
     ];
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut stale = Vec::new();

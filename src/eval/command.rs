@@ -578,7 +578,13 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
                     Vec::new()
                 } else {
                     let bytes = size_on_disk(dir)?;
-                    fit(&cfg, cfg.parameter_count(), bytes, &comp)
+                    fit(
+                        &cfg.architecture,
+                        Some(cfg.vocab_size),
+                        cfg.parameter_count(),
+                        bytes,
+                        &comp,
+                    )
                 }
             }
             Err(e) => vec![format!("{e:#}")],

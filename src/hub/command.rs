@@ -309,9 +309,10 @@ fn push(a: PushArgs, p: &Printer) -> Result<()> {
     }
     if let Some(id) = a.competition {
         let comp = Schedule::current_competition(a.schedule.as_deref(), id)?;
-        let cfg = crate::model::ModelConfig::from_file(&a.dir.join("config.json"))?;
+        let d = crate::model::command::describe_dir(&a.dir)?;
         let bytes: u64 = files.iter().map(|f| f.size).sum();
-        let why = crate::model::command::fit(&cfg, cfg.parameter_count(), bytes, &comp);
+        let why =
+            crate::model::command::fit(&d.architecture, d.vocab_size, d.parameters, bytes, &comp);
         if !why.is_empty() {
             return Err(user(format!(
                 "competition {id} would not accept this model: {}; nothing was uploaded",

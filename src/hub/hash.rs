@@ -118,6 +118,23 @@ pub fn hash_files(root: &Path, rels: &[PathBuf]) -> Result<DirectoryHash> {
     })
 }
 
+/// `b64(sha256(bytes))` of bytes in memory.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    b64(&Sha256::digest(bytes))
+}
+
+/// The directory hash of per-file hashes already computed, in walk order.
+pub fn combine(files: Vec<(String, String)>) -> DirectoryHash {
+    let mut outer = Sha256::new();
+    for (_, h) in &files {
+        outer.update(h.as_bytes());
+    }
+    DirectoryHash {
+        files,
+        directory_hash: b64(&outer.finalize()),
+    }
+}
+
 /// The hotkey-bound hash committed on chain.
 pub fn secure_hash(directory_hash: &str, hotkey: &str) -> String {
     crate::chain::metadata::hash_of_two_strings(directory_hash, hotkey)

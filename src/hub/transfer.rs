@@ -121,24 +121,40 @@ pub fn pull(
         bar.set_message(f.path.clone());
         cache::fetch(cache_root, hub, repo, commit, f, retry, &bar)
     };
-    let files = model_files(&info.files, |ix| {
-        let p = fetch(ix)?;
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p)?)
-            .map_err(|e| user(format!("{}: malformed index: {e}", ix.path)))?;
-        Ok(v["weight_map"]
-            .as_object()
-            .ok_or_else(|| user("model.safetensors.index.json has no weight_map"))?
-            .values()
-            .filter_map(|s| s.as_str().map(String::from))
-            .collect())
-    })?;
+    // A TTS model (E2TTS) is fetched whole, as the validator's `snapshot_download` does; a text
+    // model only as far as `from_pretrained` reads it.
+    let whole = match info.files.iter().find(|f| f.path == "config.json") {
+        Some(c) => is_tts_config(&fetch(c)?)?,
+        None => false,
+    };
+    let files = if let Some(v) = vocoder_files(&info.files) {
+        v
+    } else if whole {
+        let mut all = info.files.clone();
+        all.sort_by(|a, b| walk_cmp(&a.path, &b.path));
+        all
+    } else {
+        model_files(&info.files, |ix| {
+            let p = fetch(ix)?;
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p)?)
+                .map_err(|e| user(format!("{}: malformed index: {e}", ix.path)))?;
+            Ok(v["weight_map"]
+                .as_object()
+                .ok_or_else(|| user("model.safetensors.index.json has no weight_map"))?
+                .values()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect())
+        })?
+    };
     bar.set_length(files.iter().map(|f| f.size).sum());
     for f in &files {
         fetch(f)?;
     }
     bar.finish_and_clear();
     let dir = cache::snapshot_dir(cache_root, repo, commit);
-    let rels: Vec<PathBuf> = files.iter().map(|f| PathBuf::from(&f.path)).collect();
+    let mut rels: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    rels.sort_by(|a, b| walk_cmp(a, b));
+    let rels: Vec<PathBuf> = rels.into_iter().map(PathBuf::from).collect();
     let hash = hash_files(&dir, &rels)?;
     Ok(Pulled {
         commit: commit.to_string(),
@@ -150,8 +166,69 @@ pub fn pull(
     })
 }
 
-/// The model files of a local directory, ready to push (sorted by name, hashed).
+/// The files `Vocos.from_pretrained` reads of a vocoder repository (`config.yaml` and
+/// `pytorch_model.bin`; `model.safetensors` where a mirror has only that), or None when the
+/// repository is not a vocoder (it has a config.json, or no config.yaml).
+pub fn vocoder_files(all: &[RemoteFile]) -> Option<Vec<RemoteFile>> {
+    let find = |p: &str| all.iter().find(|f| f.path == p).cloned();
+    if find("config.json").is_some() {
+        return None;
+    }
+    let cfg = find("config.yaml")?;
+    let weights = find("pytorch_model.bin").or_else(|| find("model.safetensors"))?;
+    Some(vec![cfg, weights])
+}
+
+/// True when a downloaded `config.json` names the E2TTS architecture (a TTS model, which
+/// validators download and hash whole).
+pub fn is_tts_config(path: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        user(format!(
+            "{}: config.json is not valid JSON ({e})",
+            path.display()
+        ))
+    })?;
+    Ok(crate::tts::is_e2tts(&v))
+}
+
+/// `os.walk` order of two relative paths (`/`-separated): at the first differing level, a
+/// directory's files (by name bytes) come before its subdirectories (by name bytes).
+pub fn walk_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ca, cb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    for i in 0..ca.len().min(cb.len()) {
+        if ca[i] == cb[i] {
+            continue;
+        }
+        let (fa, fb) = (i + 1 == ca.len(), i + 1 == cb.len());
+        return match (fa, fb) {
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            _ => ca[i].as_bytes().cmp(cb[i].as_bytes()),
+        };
+    }
+    ca.len().cmp(&cb.len())
+}
+
+/// The model files of a local directory, ready to push (sorted by name, hashed). A TTS model
+/// (config.json names E2TTS) is pushed whole: every regular file of the directory, since
+/// validators download and hash its whole snapshot.
 pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
+    let tts = dir.join("config.json").is_file() && is_tts_config(&dir.join("config.json"))?;
+    // A Vocos vocoder directory (config.yaml + weights, no config.json), e.g. a mirror of
+    // charactr/vocos-mel-24khz for an offline validator.
+    let vocoder = !dir.join("config.json").exists() && dir.join("config.yaml").is_file();
+    let wanted = |name: &str| {
+        if vocoder {
+            matches!(
+                name,
+                "config.yaml" | "pytorch_model.bin" | "model.safetensors"
+            )
+        } else {
+            tts || is_model_file(name)
+        }
+    };
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let rd = std::fs::read_dir(dir).map_err(|e| {
@@ -163,7 +240,7 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
     for e in rd {
         let e = e?;
         let name = e.file_name().to_string_lossy().to_string();
-        if !std::fs::metadata(e.path())?.is_file() || !is_model_file(&name) {
+        if !std::fs::metadata(e.path())?.is_file() || !wanted(&name) {
             skipped.push(name);
             continue;
         }
@@ -174,7 +251,7 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
             String::new()
         };
         // LFS: weights, and anything over 10 MB (the Hub's rule for text).
-        let lfs = name.ends_with(".safetensors") || size > 10 << 20;
+        let lfs = name.ends_with(".safetensors") || name.ends_with(".bin") || size > 10 << 20;
         files.push(LocalFile {
             path: name,
             abs: e.path(),
@@ -186,6 +263,21 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
     }
     files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     skipped.sort();
+    if vocoder {
+        if !files.iter().any(|f| f.path != "config.yaml") {
+            return Err(user(format!(
+                "{} has config.yaml but no pytorch_model.bin or model.safetensors",
+                dir.display()
+            )));
+        }
+        return Ok((files, skipped));
+    }
+    if tts && !files.iter().any(|f| f.path == "vocab.txt") {
+        return Err(user(format!(
+            "{} is an E2TTS model without vocab.txt; validators cannot load it",
+            dir.display()
+        )));
+    }
     if !files.iter().any(|f| f.path == "config.json")
         || !files.iter().any(|f| f.path.ends_with(".safetensors"))
     {
@@ -210,8 +302,29 @@ pub fn push(
     hotkey: Option<&str>,
 ) -> Result<(PushResult, DirectoryHash, Option<String>)> {
     let r = hub.push(repo, files, message, private)?;
-    let rels: Vec<PathBuf> = files.iter().map(|f| PathBuf::from(&f.path)).collect();
-    let h = hash_files(dir, &rels)?;
+    let tts = dir.join("config.json").is_file() && is_tts_config(&dir.join("config.json"))?;
+    let h = if tts {
+        // Validators hash the whole snapshot, including files the hub added (.gitattributes)
+        // or kept from earlier commits: hash what the repository holds at the new commit.
+        let info = hub.info(repo, &r.commit)?;
+        let mut entries = Vec::new();
+        for f in &info.files {
+            let digest = match files.iter().find(|l| l.path == f.path) {
+                Some(l) => super::hash::hash_file(&l.abs)?,
+                None => {
+                    let mut buf = Vec::new();
+                    hub.read_from(repo, &r.commit, f, 0, &mut buf)?;
+                    super::hash::hash_bytes(&buf)
+                }
+            };
+            entries.push((f.path.clone(), digest));
+        }
+        entries.sort_by(|a, b| walk_cmp(&a.0, &b.0));
+        super::hash::combine(entries)
+    } else {
+        let rels: Vec<PathBuf> = files.iter().map(|f| PathBuf::from(&f.path)).collect();
+        hash_files(dir, &rels)?
+    };
     let secure = hotkey.map(|k| secure_hash(&h.directory_hash, k));
     Ok((r, h, secure))
 }

@@ -89,7 +89,8 @@ pub enum ModelCommand {
     /// Create a randomly initialised model from a config.json, as transformers initialises one
     /// (normal(0, initializer_range) weights, zero biases, unit norms).
     Init {
-        /// HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM). (sn9's own
+        /// HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS
+        /// config.json (mel_spectrogram, backbone, odeint, sampling sections). (sn9's own
         /// settings file goes before the command: `sn9 --config sn9.toml model init ...`.)
         #[arg(long = "config", id = "model_config", value_name = "CONFIG_JSON")]
         config: PathBuf,
@@ -102,6 +103,10 @@ pub enum ModelCommand {
         /// Largest safetensors shard (e.g. 5GB); bigger models are sharded with an index.
         #[arg(long, default_value = "5GB", value_parser = parse_size)]
         max_shard_size: u64,
+        /// E2TTS only: the vocab.txt to use [default: space, a–z, 0–9, apostrophe and common
+        /// punctuation, one per line].
+        #[arg(long, value_name = "VOCAB_TXT")]
+        vocab: Option<PathBuf>,
         /// Output directory.
         out: PathBuf,
     },
@@ -196,18 +201,54 @@ impl BackendTask for GenerateTask {
     }
 }
 
+/// What the competition checks read of a model directory.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub architecture: String,
+    /// A text model's vocabulary size (None for E2TTS).
+    pub vocab_size: Option<usize>,
+    /// Parameters as the subnet counts them.
+    pub parameters: u64,
+}
+
+/// Reads a model directory's config.json (and, for E2TTS, vocab.txt) for the competition checks.
+pub fn describe_dir(dir: &std::path::Path) -> Result<Described> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let raw: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| user(format!("{}: not valid JSON ({e})", path.display())))?;
+    if crate::tts::is_e2tts(&raw) {
+        let (cfg, _) = crate::tts::E2ttsConfig::from_dir(dir)?;
+        Ok(Described {
+            architecture: "E2TTS".into(),
+            vocab_size: None,
+            parameters: cfg.backbone.parameter_count(),
+        })
+    } else {
+        let cfg = ModelConfig::from_file(&path)?;
+        Ok(Described {
+            architecture: cfg.architecture.clone(),
+            vocab_size: Some(cfg.vocab_size),
+            parameters: cfg.parameter_count(),
+        })
+    }
+}
+
 /// Why a model does or does not fit a competition.
-pub fn fit(config: &ModelConfig, params: u64, bytes: u64, c: &Competition) -> Vec<String> {
+/// `vocab_size` is a text model's (None for E2TTS, whose tokenizer is the `e2tts` sentinel).
+pub fn fit(
+    architecture: &str,
+    vocab_size: Option<usize>,
+    params: u64,
+    bytes: u64,
+    c: &Competition,
+) -> Vec<String> {
     let k = &c.constraints;
     let mut why = Vec::new();
-    if !k
-        .allowed_architectures
-        .iter()
-        .any(|a| a == &config.architecture)
-    {
+    if !k.allowed_architectures.iter().any(|a| a == architecture) {
         why.push(format!(
-            "architecture {} is not allowed ({})",
-            config.architecture,
+            "architecture {architecture} is not allowed ({})",
             k.allowed_architectures.join(", ")
         ));
     }
@@ -223,13 +264,182 @@ pub fn fit(config: &ModelConfig, params: u64, bytes: u64, c: &Competition) -> Ve
             k.max_bytes
         ));
     }
-    if k.tokenizer.as_deref() == Some("Xenova/gpt-4") && config.vocab_size < 100_277 {
+    if let Some(v) = vocab_size
+        && k.tokenizer.as_deref() == Some("Xenova/gpt-4")
+        && v < 100_277
+    {
         why.push(format!(
-            "vocab_size {} cannot embed the cl100k tokenizer's ids (needs ≥ 100277)",
-            config.vocab_size
+            "vocab_size {v} cannot embed the cl100k tokenizer's ids (needs ≥ 100277)"
         ));
     }
     why
+}
+
+/// A JSON file's value, or None when it is not JSON (the text loader then says why).
+fn read_json(path: &std::path::Path) -> Result<Option<serde_json::Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    Ok(serde_json::from_str(&text).ok())
+}
+
+/// The competitions in force at `block` (or the latest entry).
+fn competitions_at(
+    block: Option<u64>,
+    schedule: Option<&std::path::Path>,
+) -> Result<Vec<Competition>> {
+    let schedule = Schedule::load(schedule)?;
+    Ok(match block {
+        Some(b) => schedule.at_block(b).to_vec(),
+        None => schedule
+            .entries
+            .last()
+            .map(|e| e.competitions.clone())
+            .unwrap_or_default(),
+    })
+}
+
+fn fit_table(w: &mut impl Write, fits: &[(u16, String, Vec<String>)]) -> Result<()> {
+    let mut t = Table::new(["competition", "fits", "why not"]);
+    for (id, name, why) in fits {
+        t.row([
+            format!("{id} {name}"),
+            if why.is_empty() {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            why.join("; "),
+        ]);
+    }
+    t.write(w)?;
+    Ok(())
+}
+
+/// `sn9 model init` for an E2TTS config: PyTorch-style random weights, the config as given,
+/// a vocab.txt.
+fn init_e2tts(
+    raw: serde_json::Value,
+    config: &std::path::Path,
+    vocab: Option<PathBuf>,
+    seed: u64,
+    out: &std::path::Path,
+    p: &Printer,
+) -> Result<()> {
+    let vocab_txt = match &vocab {
+        Some(v) => std::fs::read_to_string(v)
+            .map_err(|e| user(format!("cannot read {}: {e}", v.display())))?,
+        None => crate::tts::e2tts::default_vocab_txt(),
+    };
+    let parsed = crate::tts::text::Vocab::parse(vocab_txt.as_bytes())?;
+    let cfg = crate::tts::E2ttsConfig::from_value(raw.clone(), parsed.size(), config)?;
+    let params = cfg.backbone.parameter_count();
+    p.info(format!(
+        "initialising E2TTS with {params} parameters, {} vocabulary entries (seed {seed})",
+        parsed.size()
+    ));
+    let w = crate::tts::e2tts::init_weights(&cfg.backbone, seed);
+    let files = crate::tts::e2tts::save_dir(out, &raw, &vocab_txt, &cfg.backbone, &w)?;
+    print_written(out, Some(params), &files, p)
+}
+
+/// What `init` and `convert` print: the directory (with `--json`: its files and parameters).
+fn print_written(
+    out: &std::path::Path,
+    params: Option<u64>,
+    files: &[String],
+    p: &Printer,
+) -> Result<()> {
+    let mut o = stdout();
+    if p.format == Format::Json {
+        let mut doc = json!({"dir": out, "files": files});
+        if let Some(n) = params {
+            doc["parameters"] = json!(n);
+        }
+        writeln!(o, "{doc}")?;
+    } else {
+        writeln!(o, "{}", out.display())?;
+    }
+    o.flush()?;
+    Ok(())
+}
+
+/// `sn9 model info` for an E2TTS directory (or a bare config.json + vocab.txt).
+fn info_e2tts(
+    dir: &std::path::Path,
+    block: Option<u64>,
+    schedule: Option<&std::path::Path>,
+    p: &Printer,
+) -> Result<()> {
+    let (cfg, vocab) = crate::tts::E2ttsConfig::from_dir(dir)?;
+    let st = dir.join("model.safetensors");
+    let dtype = if st.exists() {
+        super::safetensors::SafeFile::open(&st)?
+            .tensors
+            .values()
+            .next()
+            .map(|i| i.dtype.torch_name())
+            .unwrap_or("unknown")
+    } else {
+        "none (config only)"
+    };
+    let params = cfg.backbone.parameter_count();
+    let bytes = size_on_disk(dir)?;
+    let fits: Vec<(u16, String, Vec<String>)> = competitions_at(block, schedule)?
+        .iter()
+        .map(|c| (c.id, c.name.clone(), fit("E2TTS", None, params, bytes, c)))
+        .collect();
+    let b = &cfg.backbone;
+    let mut w = stdout();
+    if p.format == Format::Json {
+        let doc = json!({
+            "architecture": "E2TTS",
+            "parameters": params,
+            "bytes_on_disk": bytes,
+            "dtype": dtype,
+            "dim": b.dim,
+            "depth": b.depth,
+            "heads": b.heads,
+            "dim_head": b.dim_head,
+            "text_dim": b.text_dim,
+            "conv_layers": b.conv_layers,
+            "vocab_size": vocab.size(),
+            "mel_channels": cfg.mel.n_mel_channels,
+            "nfe_step": cfg.sampling.nfe_step,
+            "cfg_strength": cfg.sampling.cfg_strength,
+            "competitions": fits.iter().map(|(id, name, why)| json!({"id": id, "name": name, "fits": why.is_empty(), "why_not": why})).collect::<Vec<_>>(),
+        });
+        writeln!(w, "{doc}")?;
+    } else {
+        writeln!(w, "architecture  E2TTS")?;
+        writeln!(w, "parameters    {params}")?;
+        writeln!(w, "size on disk  {bytes} bytes")?;
+        writeln!(w, "dtype         {dtype}")?;
+        writeln!(
+            w,
+            "shape         UNetT {} layers, dim {}, {} heads × {}, text dim {}, {} conv layers, vocab {}",
+            b.depth,
+            b.dim,
+            b.heads,
+            b.dim_head,
+            b.text_dim,
+            b.conv_layers,
+            vocab.size()
+        )?;
+        writeln!(
+            w,
+            "sampling      {} steps, cfg {}, sway {}, target_rms {}",
+            cfg.sampling.nfe_step,
+            cfg.sampling.cfg_strength,
+            cfg.sampling
+                .sway_sampling_coef
+                .map_or("none".to_string(), |s| s.to_string()),
+            cfg.sampling.target_rms
+        )?;
+        writeln!(w)?;
+        fit_table(&mut w, &fits)?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
@@ -240,8 +450,19 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
             seed,
             dtype,
             max_shard_size,
+            vocab,
             out,
         } => {
+            if let Some(raw) = read_json(&config)?
+                && crate::tts::is_e2tts(&raw)
+            {
+                return init_e2tts(raw, &config, vocab, seed, &out, p);
+            }
+            if vocab.is_some() {
+                return Err(user(
+                    "--vocab is for E2TTS configs; a text model's vocabulary is its tokenizer",
+                ));
+            }
             let cfg = ModelConfig::from_file(&config)?;
             let params = cfg.parameter_count();
             p.info(format!(
@@ -258,15 +479,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
                     out: out.clone(),
                 },
             )?;
-            if p.format == Format::Json {
-                writeln!(
-                    w,
-                    "{}",
-                    json!({"dir": out, "parameters": params, "files": files})
-                )?;
-            } else {
-                writeln!(w, "{}", out.display())?;
-            }
+            print_written(&out, Some(params), &files, p)?;
         }
         ModelCommand::Convert {
             dir,
@@ -288,11 +501,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
                     shard: max_shard_size,
                 },
             )?;
-            if p.format == Format::Json {
-                writeln!(w, "{}", json!({"dir": out, "files": files}))?;
-            } else {
-                writeln!(w, "{}", out.display())?;
-            }
+            print_written(&out, None, &files, p)?;
         }
         ModelCommand::Generate {
             dir,
@@ -328,6 +537,11 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
             block,
             schedule,
         } => {
+            if let Some(raw) = read_json(&dir.join("config.json"))?
+                && crate::tts::is_e2tts(&raw)
+            {
+                return info_e2tts(&dir, block, schedule.as_deref(), p);
+            }
             let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
             // A directory with only a config.json is fine: it answers "would this fit?" before
             // any training. Weights, when present, must open cleanly.
@@ -343,18 +557,16 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
             };
             let params = cfg.parameter_count();
             let bytes = size_on_disk(&dir)?;
-            let schedule = Schedule::load(schedule.as_deref())?;
-            let comps = match block {
-                Some(b) => schedule.at_block(b).to_vec(),
-                None => schedule
-                    .entries
-                    .last()
-                    .map(|e| e.competitions.clone())
-                    .unwrap_or_default(),
-            };
+            let comps = competitions_at(block, schedule.as_deref())?;
             let fits: Vec<(u16, String, Vec<String>)> = comps
                 .iter()
-                .map(|c| (c.id, c.name.clone(), fit(&cfg, params, bytes, c)))
+                .map(|c| {
+                    (
+                        c.id,
+                        c.name.clone(),
+                        fit(&cfg.architecture, Some(cfg.vocab_size), params, bytes, c),
+                    )
+                })
                 .collect();
             if p.format == Format::Json {
                 let doc = json!({
@@ -391,19 +603,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
                     }
                 )?;
                 writeln!(w)?;
-                let mut t = Table::new(["competition", "fits", "why not"]);
-                for (id, name, why) in &fits {
-                    t.row([
-                        format!("{id} {name}"),
-                        if why.is_empty() {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        why.join("; "),
-                    ]);
-                }
-                t.write(&mut w)?;
+                fit_table(&mut w, &fits)?;
             }
         }
     }

@@ -5,6 +5,7 @@ pub mod command;
 pub mod config;
 pub mod llama;
 pub mod safetensors;
+pub mod torchbin;
 
 use std::path::Path;
 

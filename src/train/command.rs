@@ -554,7 +554,13 @@ impl MultiDeviceTask for Job {
             let comp = &comp;
             let params = config.parameter_count();
             let bytes = params * Dtype::parse(&st.save_dtype).map_or(2, |d| d.size()) as u64;
-            let why = crate::model::command::fit(&config, params, bytes, comp);
+            let why = crate::model::command::fit(
+                &config.architecture,
+                Some(config.vocab_size),
+                params,
+                bytes,
+                comp,
+            );
             if !why.is_empty() {
                 return Err(user(format!(
                     "this model would not be accepted in competition {id}: {}; change the config \

@@ -1,0 +1,400 @@
+//! `sn9 tts synth`, `sn9 model info|init` on E2TTS directories and `sn9 hub push|pull` of TTS
+//! repositories, through the binary: the synthesised wave equals the reference `compute_wer`
+//! wave of fixtures/ttsref, counts equal the reference's, bad input exits 1 with a reason.
+
+mod common;
+use common::fakehub::{FakeHub, HubFaults};
+use common::{json_out, root, sn9};
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sn9::model::safetensors::SafeFile;
+use sn9::tts::wav;
+
+fn tts(rel: &str) -> PathBuf {
+    root().join("fixtures/ttsref").join(rel)
+}
+
+fn e2e() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(tts("e2e_compute_wer/expected.json")).unwrap())
+        .unwrap()
+}
+
+fn e2e_array(name: &str) -> Vec<f32> {
+    SafeFile::open(&tts("e2e_compute_wer/arrays.safetensors"))
+        .unwrap()
+        .read_f32(name)
+        .unwrap()
+}
+
+/// Writes the fixture's first reference clip (24 kHz, already at RMS 0.1) as a float WAV.
+fn ref_wav(dir: &Path) -> PathBuf {
+    let p = dir.join("ref.wav");
+    std::fs::write(
+        &p,
+        wav::encode_f32_mono(&e2e_array("sample0.ref_audio"), 24000),
+    )
+    .unwrap();
+    p
+}
+
+fn synth(model: &Path, refw: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let e = e2e();
+    let s = &e["samples"][0];
+    sn9()
+        .args(["tts", "synth"])
+        .arg(model)
+        .arg("--ref-audio")
+        .arg(refw)
+        .args(["--ref-text", s["ref_text"].as_str().unwrap()])
+        .args(["--text", s["query_text"].as_str().unwrap()])
+        .arg("--vocoder")
+        .arg(tts("vocos_tiny/model"))
+        .arg("--out")
+        .arg(out)
+        .args(["--seed", e["seed"].as_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn synth_writes_the_validators_wave() {
+    let d = tempfile::tempdir().unwrap();
+    let refw = ref_wav(d.path());
+    let out = d.path().join("out.wav");
+    let o = synth(&tts("e2tts_tiny/model"), &refw, &out, &["--json", "-v"]);
+    common::ok(&o);
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let audio = wav::read(&out).unwrap();
+    assert_eq!(audio.sample_rate, 24000);
+    assert_eq!(audio.channels.len(), 1);
+    // 222 frames sampled, 146 prompt frames dropped: 256 · (76 − 1) samples.
+    let e = e2e();
+    let want = e2e_array("e2tts_tiny.sample0.wave");
+    assert_eq!(
+        want.len() as u64,
+        e["runs"]["e2tts_tiny"]["samples"][0]["wave_len"]
+            .as_u64()
+            .unwrap()
+    );
+    assert_eq!(audio.channels[0].len(), want.len());
+    assert_eq!(doc["samples"].as_u64().unwrap() as usize, want.len());
+    assert_eq!(doc["frames"], 222);
+    assert_eq!(doc["rms_scaled"], true);
+    let err = audio.channels[0]
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(err < 1e-5, "wave differs from the reference's by {err}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("RMS rule"));
+    // `-` writes the WAV itself to stdout.
+    let o = synth(&tts("e2tts_tiny/model"), &refw, Path::new("-"), &[]);
+    common::ok(&o);
+    assert_eq!(o.stdout, std::fs::read(&out).unwrap());
+}
+
+#[test]
+fn model_info_counts_as_the_reference() {
+    for (case, params) in [("e2tts_tiny", 222_896u64), ("e2tts_tiny_conv", 97_412)] {
+        let doc = json_out(
+            sn9()
+                .args(["--json", "model", "info"])
+                .arg(tts(&format!("{case}/model"))),
+        );
+        assert_eq!(doc["architecture"], "E2TTS");
+        assert_eq!(doc["parameters"].as_u64().unwrap(), params, "{case}");
+        // The TTS competition needs 350M–400M parameters; a tiny model does not fit, and says why.
+        let t = doc["competitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == 6)
+            .unwrap();
+        assert_eq!(t["fits"], false);
+        assert!(t["why_not"][0].as_str().unwrap().contains("350000000"));
+        let b3 = doc["competitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == 2)
+            .unwrap();
+        assert!(
+            b3["why_not"][0]
+                .as_str()
+                .unwrap()
+                .contains("architecture E2TTS")
+        );
+    }
+    let o = sn9()
+        .args(["model", "info"])
+        .arg(tts("e2tts_tiny/model"))
+        .output()
+        .unwrap();
+    common::ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("parameters    222896"));
+}
+
+/// A full-size config: `model info` on a bare config.json + vocab.txt gives the reference's
+/// closed-form count (synth_provenance.json: depth 26 → 360,755,948 with a 2545-entry vocab).
+#[test]
+fn full_size_config_fits_the_competition() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = serde_json::json!({
+        "architectures": ["E2TTS"],
+        "mel_spectrogram": {"target_sample_rate": 24000, "n_mel_channels": 100, "hop_length": 256, "win_length": 1024, "n_fft": 1024, "mel_spec_type": "vocos"},
+        "backbone": {"dim": 1024, "depth": 26, "heads": 16, "dim_head": 64, "ff_mult": 4},
+        "odeint": {"method": "euler"},
+        "sampling": {"nfe_step": 32, "cfg_strength": 2.0, "sway_sampling_coef": -1.0}
+    });
+    std::fs::write(d.path().join("config.json"), cfg.to_string()).unwrap();
+    let vocab: String = (0..2545).map(|i| format!("t{i}\n")).collect();
+    std::fs::write(d.path().join("vocab.txt"), vocab).unwrap();
+    let doc = json_out(sn9().args(["--json", "model", "info"]).arg(d.path()));
+    assert_eq!(doc["parameters"], 360_755_948u64);
+    let t = doc["competitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == 6)
+        .unwrap();
+    assert_eq!(t["fits"], true, "{t}");
+}
+
+fn tiny_config() -> Value {
+    serde_json::json!({
+        "architectures": ["E2TTS"],
+        "mel_spectrogram": {"mel_spec_type": "vocos", "n_mel_channels": 100},
+        "backbone": {"dim": 32, "depth": 2, "heads": 2, "dim_head": 16, "ff_mult": 2, "text_dim": 16, "conv_layers": 1},
+        "odeint": {"method": "midpoint"},
+        "sampling": {"nfe_step": 2, "cfg_strength": 2.0, "sway_sampling_coef": -1.0}
+    })
+}
+
+#[test]
+fn init_then_synth_then_hub_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let cfgp = d.path().join("e2tts.json");
+    std::fs::write(&cfgp, tiny_config().to_string()).unwrap();
+    let m = d.path().join("model");
+    let init = json_out(
+        sn9()
+            .args(["--json", "-q", "model", "init", "--seed", "7", "--config"])
+            .arg(&cfgp)
+            .arg(&m),
+    );
+    let info = json_out(sn9().args(["--json", "model", "info"]).arg(&m));
+    assert_eq!(info["parameters"], init["parameters"]);
+    assert_eq!(info["vocab_size"], 46);
+    // Deterministic for a seed.
+    let m2 = d.path().join("model2");
+    common::ok(
+        &sn9()
+            .args(["-q", "model", "init", "--seed", "7", "--config"])
+            .arg(&cfgp)
+            .arg(&m2)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::read(m.join("model.safetensors")).unwrap(),
+        std::fs::read(m2.join("model.safetensors")).unwrap()
+    );
+    // It speaks (noise, but the right length).
+    let out = d.path().join("o.wav");
+    common::ok(&synth(&m, &ref_wav(d.path()), &out, &["--frames", "160"]));
+    assert_eq!(
+        wav::read(&out).unwrap().channels[0].len(),
+        256 * (160 - 146 - 1)
+    );
+
+    // The whole directory goes to the hub (vocab.txt included), and the hash validators compute
+    // over the whole snapshot — the hub's .gitattributes included — is the one push prints.
+    std::fs::write(m.join("README.md"), "a tiny E2TTS").unwrap();
+    let fake = FakeHub::start(HubFaults::default());
+    let home = d.path().join("hf");
+    let hotkey = "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX";
+    let pushed = json_out(
+        sn9()
+            .env("SN9_HUB", &fake.url)
+            .env("HF_HOME", &home)
+            .args(["--json", "hub", "push", "--hotkey", hotkey])
+            .arg(&m)
+            .arg("alice/tts"),
+    );
+    let commit = pushed["commit"].as_str().unwrap();
+    let got = json_out(
+        sn9()
+            .env("SN9_HUB", &fake.url)
+            .env("HF_HOME", &home)
+            .env_remove("HF_ENDPOINT")
+            .env_remove("HF_HUB_CACHE")
+            .args([
+                "--json",
+                "hub",
+                "pull",
+                "alice/tts",
+                "--revision",
+                commit,
+                "--competition",
+                "6",
+                "--hotkey",
+                hotkey,
+                "--expect-hash",
+            ])
+            .arg(pushed["secure_hash"].as_str().unwrap()),
+    );
+    assert_eq!(
+        got["files"],
+        serde_json::json!([
+            ".gitattributes",
+            "README.md",
+            "config.json",
+            "model.safetensors",
+            "vocab.txt"
+        ])
+    );
+    assert_eq!(got["directory_hash"], pushed["directory_hash"]);
+    // `hub hash` of the pulled snapshot agrees.
+    let h = json_out(
+        sn9()
+            .args(["--json", "hub", "hash"])
+            .arg(got["dir"].as_str().unwrap()),
+    );
+    assert_eq!(h["directory_hash"], pushed["directory_hash"]);
+    // The pulled snapshot loads and speaks.
+    common::ok(&synth(
+        Path::new(got["dir"].as_str().unwrap()),
+        &ref_wav(d.path()),
+        &out,
+        &["--frames", "160"],
+    ));
+}
+
+fn fails_with(o: std::process::Output, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(what), "expected {what:?} in: {err}");
+}
+
+/// Copies a fixture model so a test can break it.
+fn copy_model(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let refw = ref_wav(d.path());
+    let out = d.path().join("o.wav");
+    let good = tts("e2tts_tiny/model");
+
+    // Empty text.
+    let o = sn9()
+        .args(["tts", "synth"])
+        .arg(&good)
+        .arg("--ref-audio")
+        .arg(&refw)
+        .args(["--ref-text", "hello there", "--text", "  "])
+        .arg("--vocoder")
+        .arg(tts("vocos_tiny/model"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    fails_with(o, "--text is empty");
+    // A file that is not WAV; a WAV at another rate (resampling arrives with part 2).
+    let notwav = d.path().join("x.wav");
+    std::fs::write(&notwav, b"ID3 this is an mp3, honest").unwrap();
+    fails_with(synth(&good, &notwav, &out, &[]), "not a WAV file");
+    let w16 = d.path().join("16k.wav");
+    std::fs::write(&w16, wav::encode_f32_mono(&vec![0.1; 16000], 16000)).unwrap();
+    fails_with(synth(&good, &w16, &out, &[]), "24000 Hz");
+
+    // Model directories: no vocab.txt, a config without a section, a tensor of the wrong shape.
+    let m = d.path().join("novocab");
+    copy_model(&good, &m);
+    std::fs::remove_file(m.join("vocab.txt")).unwrap();
+    fails_with(synth(&m, &refw, &out, &[]), "no vocab.txt");
+    let m = d.path().join("nosampling");
+    copy_model(&good, &m);
+    let mut c: Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    c.as_object_mut().unwrap().remove("sampling");
+    std::fs::write(m.join("config.json"), c.to_string()).unwrap();
+    fails_with(synth(&m, &refw, &out, &[]), "\"sampling\"");
+    let m = d.path().join("wrongvocab");
+    copy_model(&good, &m);
+    std::fs::write(m.join("vocab.txt"), " \na\nb\n").unwrap();
+    fails_with(
+        synth(&m, &refw, &out, &[]),
+        "text_embed.text_embed.weight has shape",
+    );
+    let m = d.path().join("latin1vocab");
+    copy_model(&good, &m);
+    std::fs::write(m.join("vocab.txt"), b" \ncaf\xe9\n").unwrap();
+    fails_with(synth(&m, &refw, &out, &[]), "UnicodeDecodeError");
+    let m = d.path().join("missingtensor");
+    copy_model(&good, &m);
+    let st = SafeFile::open(&m.join("model.safetensors")).unwrap();
+    let kept: Vec<sn9::model::safetensors::OutTensor> = st
+        .tensors
+        .iter()
+        .filter(|(n, _)| !n.ends_with("norm_out.g"))
+        .map(|(n, i)| sn9::model::safetensors::OutTensor {
+            name: n.clone(),
+            shape: i.shape.clone(),
+            data: st.read_f32(n).unwrap(),
+        })
+        .collect();
+    drop(st);
+    let refs: Vec<&sn9::model::safetensors::OutTensor> = kept.iter().collect();
+    sn9::model::safetensors::write_one(
+        &m.join("model.safetensors"),
+        &refs,
+        sn9::model::safetensors::Dtype::BF16,
+    )
+    .unwrap();
+    fails_with(
+        synth(&m, &refw, &out, &[]),
+        "missing [transformer.norm_out.g]",
+    );
+    let m = d.path().join("emptyvocab");
+    copy_model(&good, &m);
+    std::fs::write(m.join("vocab.txt"), "").unwrap();
+    fails_with(synth(&m, &refw, &out, &[]), "vocab");
+
+    // A vocoder whose pytorch_model.bin is not a checkpoint.
+    let v = d.path().join("vocos");
+    copy_model(&tts("vocos_tiny/model"), &v);
+    std::fs::write(
+        v.join("pytorch_model.bin"),
+        b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
+    )
+    .unwrap();
+    let o = sn9()
+        .args(["tts", "synth"])
+        .arg(&good)
+        .arg("--ref-audio")
+        .arg(&refw)
+        .args(["--ref-text", "hello there", "--text", "general kenobi"])
+        .arg("--vocoder")
+        .arg(&v)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    fails_with(o, "pytorch_model.bin");
+    assert!(!out.exists(), "nothing is written on failure");
+}
