@@ -266,12 +266,12 @@ fn check_vocos(dir: &Path) -> R<String> {
     let model = dir.join("model");
     let voc =
         Vocos::<Cpu>::load(&model, &dev).map_err(|e| format!("load (pytorch_model.bin): {e:#}"))?;
-    if voc.config.parameter_count(1024) != e["param_count"].as_u64().unwrap() {
-        return Err(format!("param_count {}", voc.config.parameter_count(1024)));
+    if voc.config.parameter_count() != e["param_count"].as_u64().unwrap() {
+        return Err(format!("param_count {}", voc.config.parameter_count()));
     }
     let keys: Vec<String> = voc
         .config
-        .state_dict_shapes(1024)
+        .state_dict_shapes()
         .into_iter()
         .map(|(n, _)| n)
         .collect();

@@ -288,32 +288,53 @@ impl<B: Backend> E2tts<B> {
             Tensor::<B, 3>::from_data(TensorData::new(step_cond.clone(), [b, dmax, m]), device);
         let mut calls = Vec::new();
         let cfg = s.cfg_strength;
+        // With CFG the conditional and the null branch run as one batch of 2b rows.
+        let (cond2, text2, mask2) = if cfg >= 1e-5 {
+            let mut text2 = req.text.clone();
+            text2.extend(req.text.iter().cloned());
+            let mask2 = mask.as_ref().map(|m| {
+                let mut v = m.clone();
+                v.extend(m.iter().cloned());
+                v
+            });
+            (
+                Tensor::cat(vec![cond_t.clone(), cond_t.clone()], 0),
+                text2,
+                mask2,
+            )
+        } else {
+            (cond_t.clone(), req.text.clone(), mask.clone())
+        };
+        let drops: Vec<Drop> = (0..b)
+            .map(|_| Drop::default())
+            .chain((0..b).filter(|_| cfg >= 1e-5).map(|_| Drop {
+                audio_cond: true,
+                text: true,
+            }))
+            .collect();
         let mut eval = |time: f32, x: Tensor<B, 3>| -> Tensor<B, 3> {
-            let times = vec![time; b];
             calls.push((time, false));
-            let pred = self.backbone.forward(
-                x.clone(),
-                cond_t.clone(),
-                &req.text,
-                &times,
-                Drop::default(),
-                mask.as_deref(),
-            );
             if cfg < 1e-5 {
-                return pred;
+                return self.backbone.forward_rows(
+                    x,
+                    cond2.clone(),
+                    &text2,
+                    &vec![time; b],
+                    &drops,
+                    mask2.as_deref(),
+                );
             }
             calls.push((time, true));
-            let null = self.backbone.forward(
-                x,
-                cond_t.clone(),
-                &req.text,
-                &times,
-                Drop {
-                    audio_cond: true,
-                    text: true,
-                },
-                mask.as_deref(),
+            let both = self.backbone.forward_rows(
+                Tensor::cat(vec![x.clone(), x], 0),
+                cond2.clone(),
+                &text2,
+                &vec![time; 2 * b],
+                &drops,
+                mask2.as_deref(),
             );
+            let pred = both.clone().narrow(0, 0, b);
+            let null = both.narrow(0, b, b);
             pred.clone() + (pred - null).mul_scalar(cfg as f32)
         };
         let mut y = Tensor::<B, 3>::from_data(TensorData::new(y0.clone(), [b, dmax, m]), device);
@@ -371,38 +392,6 @@ impl<B: Backend> E2tts<B> {
             trajectory,
             calls,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn linspace_and_sway() {
-        assert_eq!(time_grid(3, None), vec![0.0, 0.33333334, 0.6666666, 1.0]);
-        let t = time_grid(4, Some(-1.0));
-        assert_eq!(t[0], 0.0);
-        assert_eq!(t[4], 1.0);
-    }
-
-    #[test]
-    fn seed_modulo() {
-        assert_eq!(
-            seed_mod_2_32(
-                "12888843227996646235440983878069981794483757507309357992109807282668848906406"
-            )
-            .unwrap(),
-            2_762_309_798
-        );
-        assert!(seed_mod_2_32("-1").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_rule(52, 32, 90), 90);
-        assert_eq!(duration_rule(52, 32, 40), 53);
-        assert_eq!(duration_rule(9000, 32, 40), 4096);
     }
 }
 
@@ -501,4 +490,36 @@ pub fn save_dir(
         "vocab.txt".into(),
         "model.safetensors".into(),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linspace_and_sway() {
+        assert_eq!(time_grid(3, None), vec![0.0, 0.33333334, 0.6666666, 1.0]);
+        let t = time_grid(4, Some(-1.0));
+        assert_eq!(t[0], 0.0);
+        assert_eq!(t[4], 1.0);
+    }
+
+    #[test]
+    fn seed_modulo() {
+        assert_eq!(
+            seed_mod_2_32(
+                "12888843227996646235440983878069981794483757507309357992109807282668848906406"
+            )
+            .unwrap(),
+            2_762_309_798
+        );
+        assert!(seed_mod_2_32("-1").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_rule(52, 32, 90), 90);
+        assert_eq!(duration_rule(52, 32, 40), 53);
+        assert_eq!(duration_rule(9000, 32, 40), 4096);
+    }
 }

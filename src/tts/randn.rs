@@ -121,7 +121,7 @@ pub fn randn_from(g: &mut Mt19937, n: usize) -> Result<Vec<f32>> {
     for block in d.chunks_exact_mut(16) {
         box_muller_16(block);
     }
-    if n % 16 != 0 {
+    if !n.is_multiple_of(16) {
         let tail = &mut d[n - 16..];
         for v in tail.iter_mut() {
             *v = g.uniform_f32();

@@ -134,6 +134,28 @@ pub fn synthesize<B: Backend>(
     })
 }
 
+/// The loader's `preprocess_audio` before resampling: mono by the channel mean, then a clip
+/// quieter than RMS 0.1 is raised to it (`audio · f32(f32(1/rms) · 0.1)`; an all-zero clip
+/// becomes NaN, as in the reference). Returns the wave and whether it was raised.
+pub fn preprocess_audio(audio: &super::wav::Audio) -> (Vec<f32>, bool) {
+    let mut wave = audio.mono();
+    if wave.is_empty() {
+        return (wave, false);
+    }
+    let ms =
+        (wave.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / wave.len() as f64) as f32;
+    let rms = ms.sqrt();
+    if rms < 0.1f32 {
+        let scale = (1.0f32 / rms) * 0.1f32;
+        for x in &mut wave {
+            *x *= scale;
+        }
+        (wave, true)
+    } else {
+        (wave, false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,27 +182,5 @@ mod tests {
         let mut w = vec![0.5f32; 10];
         assert!(!apply_rms_rule(&mut w, 0.1));
         assert_eq!(w[0], 0.5);
-    }
-}
-
-/// The loader's `preprocess_audio` before resampling: mono by the channel mean, then a clip
-/// quieter than RMS 0.1 is raised to it (`audio · f32(f32(1/rms) · 0.1)`; an all-zero clip
-/// becomes NaN, as in the reference). Returns the wave and whether it was raised.
-pub fn preprocess_audio(audio: &super::wav::Audio) -> (Vec<f32>, bool) {
-    let mut wave = audio.mono();
-    if wave.is_empty() {
-        return (wave, false);
-    }
-    let ms =
-        (wave.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / wave.len() as f64) as f32;
-    let rms = ms.sqrt();
-    if rms < 0.1f32 {
-        let scale = (1.0f32 / rms) * 0.1f32;
-        for x in &mut wave {
-            *x *= scale;
-        }
-        (wave, true)
-    } else {
-        (wave, false)
     }
 }

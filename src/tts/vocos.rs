@@ -25,6 +25,8 @@ pub struct VocosConfig {
     pub num_layers: usize,
     pub n_fft: usize,
     pub hop_length: usize,
+    /// The feature extractor's n_fft (its window and filterbank buffers are in the state dict).
+    pub fe_n_fft: usize,
 }
 
 fn arg_usize(
@@ -112,8 +114,8 @@ impl VocosConfig {
             num_layers: arg_usize(&bb, "backbone", "num_layers", None, path)?,
             n_fft: arg_usize(&hd, "head", "n_fft", None, path)?,
             hop_length: arg_usize(&hd, "head", "hop_length", None, path)?,
+            fe_n_fft: arg_usize(&fe, "feature_extractor", "n_fft", Some(1024), path)?,
         };
-        let fe_fft = arg_usize(&fe, "feature_extractor", "n_fft", Some(1024), path)?;
         let hd_dim = arg_usize(&hd, "head", "dim", None, path)?;
         if hd_dim != c.dim {
             return Err(user(format!(
@@ -122,7 +124,7 @@ impl VocosConfig {
                 c.dim
             )));
         }
-        if c.n_fft % 2 != 0 || c.hop_length > c.n_fft {
+        if !c.n_fft.is_multiple_of(2) || c.hop_length > c.n_fft {
             return Err(user(format!(
                 "{}: head n_fft {} / hop {} are not usable",
                 path.display(),
@@ -130,12 +132,12 @@ impl VocosConfig {
                 c.hop_length
             )));
         }
-        let _ = fe_fft;
         Ok(c)
     }
 
     /// The strict state dict (parameters and buffers) with shapes.
-    pub fn state_dict_shapes(&self, fe_n_fft: usize) -> Vec<(String, Vec<usize>)> {
+    pub fn state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let fe_n_fft = self.fe_n_fft;
         let (d, i) = (self.dim, self.intermediate_dim);
         let mut v = vec![
             (
@@ -175,8 +177,8 @@ impl VocosConfig {
     }
 
     /// Parameters only (the three buffers excluded), as `sum(p.numel())` counts.
-    pub fn parameter_count(&self, fe_n_fft: usize) -> u64 {
-        self.state_dict_shapes(fe_n_fft)
+    pub fn parameter_count(&self) -> u64 {
+        self.state_dict_shapes()
             .iter()
             .filter(|(n, _)| !n.ends_with("window") && !n.ends_with("mel_scale.fb"))
             .map(|(_, s)| s.iter().product::<usize>() as u64)
@@ -223,7 +225,8 @@ fn linear<B: Backend>(w: &HostWeights, name: &str, device: &B::Device) -> Linear
 pub fn load_weights(dir: &Path, expected: &[(String, Vec<usize>)]) -> Result<HostWeights> {
     let bin = dir.join("pytorch_model.bin");
     let st = dir.join("model.safetensors");
-    let (path, tensors): (PathBuf, Vec<(String, Vec<usize>, Vec<f32>)>) = if bin.is_file() {
+    type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
+    let (path, tensors): (PathBuf, Named) = if bin.is_file() {
         let sd = crate::model::torchbin::read_state_dict(&bin)?;
         let mut v = Vec::new();
         for (name, t) in sd {
@@ -286,12 +289,7 @@ impl<B: Backend> Vocos<B> {
             )));
         }
         let config = VocosConfig::from_file(&cfg_path)?;
-        let text = std::fs::read_to_string(&cfg_path)?;
-        let y: Yaml = serde_yaml::from_str(&text)?;
-        let fe_fft = y["feature_extractor"]["init_args"]["n_fft"]
-            .as_u64()
-            .unwrap_or(1024) as usize;
-        let w = load_weights(dir, &config.state_dict_shapes(fe_fft))?;
+        let w = load_weights(dir, &config.state_dict_shapes())?;
         Ok(Self::from_weights(dir, config, &w, device))
     }
 
