@@ -1667,18 +1667,12 @@ mod tests {
 
     const FIXTURE_DIR: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/ttsref/vocos_tiny/model"
+        "/fixtures/ttsref/vocos_tiny/model"
     );
 
-    fn fixture(name: &str) -> Option<Vec<u8>> {
+    fn fixture(name: &str) -> Vec<u8> {
         let p = format!("{FIXTURE_DIR}/{name}");
-        match std::fs::read(&p) {
-            Ok(b) => Some(b),
-            Err(_) => {
-                eprintln!("skipping: fixture {p} is absent");
-                None
-            }
-        }
+        std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
     }
 
     /// name -> (dtype, shape, bytes) from a safetensors file.
@@ -1710,10 +1704,7 @@ mod tests {
 
     #[test]
     fn vocos_fixture_matches_safetensors_bit_for_bit() {
-        let (Some(bin), Some(st)) = (fixture("pytorch_model.bin"), fixture("model.safetensors"))
-        else {
-            return;
-        };
+        let (bin, st) = (fixture("pytorch_model.bin"), fixture("model.safetensors"));
         let sd = read_state_dict_bytes(&bin).unwrap();
         let reference = read_safetensors(&st);
         assert_eq!(sd.len(), reference.len());
