@@ -708,6 +708,28 @@ fn retry_section(g: &Value) -> Result<usize, Vec<String>> {
     fl.finish(arr(g).len())
 }
 
+/// The TTS loader's lengths (`add_generation_duration`): `N // 256` and the generation length
+/// from the two texts' UTF-8 lengths, in Python's float64 order.
+fn tts_duration_section(g: &Value) -> Result<usize, Vec<String>> {
+    let mut fl = Failures(Vec::new());
+    for c in arr(g) {
+        let got = sn9::tts::synth::generation_duration(
+            u(&c["ref_audio_samples"]) as usize,
+            s(&c["ref_text"]),
+            s(&c["query_text"]),
+        )
+        .unwrap();
+        let want = (
+            u(&c["ref_audio_len"]) as usize,
+            u(&c["gen_audio_len"]) as usize,
+        );
+        fl.check(got == want, || {
+            format!("tts_generation_duration {c}: got {got:?}")
+        });
+    }
+    fl.finish(arr(g).len())
+}
+
 fn top_miners_section(g: &Value) -> Result<usize, Vec<String>> {
     let mut fl = Failures(Vec::new());
     let stake: Vec<f64> = arr(&g["S"]).iter().map(f).collect();
@@ -1228,7 +1250,7 @@ fn main() {
     let g: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
     println!("golden vectors: {}", path.display());
-    let sections: [(&str, Check); 17] = [
+    let sections: [(&str, Check); 18] = [
         ("text_loss", text_loss_section),
         ("dataset_sampling_and_packing", sampling_section),
         ("sync_block_seed", sync_block_seed_section),
@@ -1246,6 +1268,7 @@ fn main() {
         ("should_retry_model", retry_section),
         ("top_miners", top_miners_section),
         ("model_tracker_history", history_section),
+        ("tts_generation_duration", tts_duration_section),
     ];
     let (mut passed, mut failed) = (0usize, 0usize);
     for (name, check) in sections {
