@@ -48,13 +48,9 @@ pub fn load_weights(path: &Path, expected: &[(String, Vec<usize>)]) -> Result<Ho
         }
         let values = match info.dtype {
             Dtype::F32 | Dtype::BF16 | Dtype::F16 | Dtype::F64 => file.read_f32(name)?,
-            other => {
-                return Err(user(format!(
-                    "{}: tensor {name} has dtype {}, not a float",
-                    path.display(),
-                    other.name()
-                )));
-            }
+            // `load_state_dict` copies integer and bool tensors into the float32 parameters
+            // by value, so the reference loads them too.
+            int => int_values(file.bytes(info), int),
         };
         w.insert(name.clone(), (shape.clone(), values));
     }
@@ -80,6 +76,28 @@ pub fn load_weights(path: &Path, expected: &[(String, Vec<usize>)]) -> Result<Ho
         )));
     }
     Ok(w)
+}
+
+/// Integer or bool little-endian elements as float32 values (`Tensor.copy_` semantics).
+fn int_values(b: &[u8], dtype: Dtype) -> Vec<f32> {
+    match dtype {
+        Dtype::I64 => b
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        Dtype::I32 => b
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as f32)
+            .collect(),
+        Dtype::I16 => b
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+            .collect(),
+        Dtype::I8 => b.iter().map(|&x| x as i8 as f32).collect(),
+        Dtype::U8 => b.iter().map(|&x| x as f32).collect(),
+        Dtype::Bool => b.iter().map(|&x| if x != 0 { 1.0 } else { 0.0 }).collect(),
+        _ => unreachable!("floats are read by SafeFile::read_f32"),
+    }
 }
 
 /// `seed % 2³²` of a non-negative decimal integer of any size (the validator's 256-bit seeds).
@@ -514,6 +532,14 @@ mod tests {
             2_762_309_798
         );
         assert!(seed_mod_2_32("-1").is_err());
+    }
+
+    #[test]
+    fn integer_tensors_load_by_value() {
+        let b: Vec<u8> = [-3i64, 7].iter().flat_map(|x| x.to_le_bytes()).collect();
+        assert_eq!(int_values(&b, Dtype::I64), vec![-3.0, 7.0]);
+        assert_eq!(int_values(&[0, 2, 255], Dtype::Bool), vec![0.0, 1.0, 1.0]);
+        assert_eq!(int_values(&[255], Dtype::I8), vec![-1.0]);
     }
 
     #[test]
