@@ -1675,38 +1675,27 @@ mod tests {
         std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
     }
 
-    /// name -> (dtype, shape, bytes) from a safetensors file.
-    fn read_safetensors(b: &[u8]) -> Vec<(String, String, Vec<usize>, Vec<u8>)> {
-        let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
-        let header: serde_json::Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
-        let body = &b[8 + n..];
-        let mut out = Vec::new();
-        for (k, v) in header.as_object().unwrap() {
-            if k == "__metadata__" {
-                continue;
-            }
-            let dtype = v["dtype"].as_str().unwrap().to_string();
-            let shape = v["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as usize)
-                .collect();
-            let o = v["data_offsets"].as_array().unwrap();
-            let (a, e) = (
-                o[0].as_u64().unwrap() as usize,
-                o[1].as_u64().unwrap() as usize,
-            );
-            out.push((k.clone(), dtype, shape, body[a..e].to_vec()));
-        }
-        out
+    /// name -> (dtype, shape, bytes) of a safetensors file, through the crate's reader.
+    fn read_safetensors(path: &Path) -> Vec<(String, String, Vec<usize>, Vec<u8>)> {
+        let f = super::super::safetensors::SafeFile::open(path).unwrap();
+        f.tensors
+            .iter()
+            .map(|(k, i)| {
+                (
+                    k.clone(),
+                    i.dtype.name().to_string(),
+                    i.shape.clone(),
+                    f.bytes(i).to_vec(),
+                )
+            })
+            .collect()
     }
 
     #[test]
     fn vocos_fixture_matches_safetensors_bit_for_bit() {
-        let (bin, st) = (fixture("pytorch_model.bin"), fixture("model.safetensors"));
+        let bin = fixture("pytorch_model.bin");
         let sd = read_state_dict_bytes(&bin).unwrap();
-        let reference = read_safetensors(&st);
+        let reference = read_safetensors(&Path::new(FIXTURE_DIR).join("model.safetensors"));
         assert_eq!(sd.len(), reference.len());
         assert_eq!(sd.len(), 38);
         let by_name: HashMap<&str, &TorchTensor> =

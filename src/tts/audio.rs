@@ -13,7 +13,7 @@
 //! stores for the Slaney bank), so they match the Python reference to the last bit or the last ulp.
 //! The FFTs are `realfft`/`rustfft` in float32; results agree with torch's CPU FFT within the
 //! fixture tolerances (log-mel atol 1e-4, decoded wave atol 1e-6), not bit for bit.
-//! See `/work/shared/notes/tts-synthesis.md` §3 and §7.2.
+//! See shared/notes/tts-synthesis.md §3 and §7.2.
 
 use std::sync::Arc;
 
@@ -651,42 +651,30 @@ mod tests {
         data: Vec<f32>,
     }
 
-    /// Minimal safetensors reader: F32 (and I64, converted) tensors.
+    /// The fixture's float tensors (F32; I64 converted), through the crate's safetensors reader.
     fn load(rel: &str) -> HashMap<String, Tensor> {
-        let path = format!("{ROOT}{rel}");
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + hlen]).unwrap();
-        let body = &bytes[8 + hlen..];
+        let f = crate::model::safetensors::SafeFile::open(std::path::Path::new(&format!(
+            "{ROOT}{rel}"
+        )))
+        .unwrap_or_else(|e| panic!("{rel}: {e:#}"));
         let mut out = HashMap::new();
-        for (k, v) in header.as_object().unwrap() {
-            if k == "__metadata__" {
-                continue;
-            }
-            let shape: Vec<usize> = v["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            let off = v["data_offsets"].as_array().unwrap();
-            let (a, b) = (
-                off[0].as_u64().unwrap() as usize,
-                off[1].as_u64().unwrap() as usize,
-            );
-            let raw = &body[a..b];
-            let data: Vec<f32> = match v["dtype"].as_str().unwrap() {
-                "F32" => raw
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-                "I64" => raw
+        for (k, info) in &f.tensors {
+            let data: Vec<f32> = match info.dtype {
+                crate::model::safetensors::Dtype::F32 => f.read_f32(k).unwrap(),
+                crate::model::safetensors::Dtype::I64 => f
+                    .bytes(info)
                     .chunks_exact(8)
                     .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32)
                     .collect(),
                 _ => continue,
             };
-            out.insert(k.clone(), Tensor { shape, data });
+            out.insert(
+                k.clone(),
+                Tensor {
+                    shape: info.shape.clone(),
+                    data,
+                },
+            );
         }
         out
     }
