@@ -19,6 +19,7 @@ use sn9::tts::synth::{generation_duration, synthesize};
 use sn9::tts::text::{Vocab, convert_char_to_pinyin, list_str_to_idx};
 use sn9::tts::unett::Drop;
 use sn9::tts::vocos::Vocos;
+use sn9::tts::wer::{sample_wer, task_score, word_distance};
 
 type R<T> = Result<T, String>;
 
@@ -715,6 +716,63 @@ fn check_e2e(dir: &Path) -> R<String> {
     ))
 }
 
+fn check_wer(path: &Path) -> R<String> {
+    let e = json(path)?;
+    let cases = e["cases"].as_array().ok_or("no cases")?;
+    for c in cases {
+        let (r, h) = (
+            c["reference"].as_str().unwrap(),
+            c["hypothesis"].as_str().unwrap(),
+        );
+        if sn9::eval::clean_sentence(r) != c["clean_reference"].as_str().unwrap()
+            || sn9::eval::clean_sentence(h) != c["clean_hypothesis"].as_str().unwrap()
+        {
+            return Err(format!("clean_sentence differs on {c}"));
+        }
+        match (sample_wer(r, h), c["wer"].as_f64()) {
+            (Ok(got), Some(want)) if got == want => {}
+            (Err(_), None) if c["exception"].is_string() => {}
+            (got, _) => {
+                return Err(format!(
+                    "wer({r:?}, {h:?}) = {got:?}, expected {} {}",
+                    c["wer"], c["exception"]
+                ));
+            }
+        }
+        if let Some(k) = c.get("jiwer_counts") {
+            let cr = sn9::eval::clean_sentence(r);
+            let ch = sn9::eval::clean_sentence(h);
+            let (rw, hw): (Vec<&str>, Vec<&str>) =
+                (cr.split(' ').collect(), ch.split(' ').collect());
+            let edits = k["substitutions"].as_u64().unwrap()
+                + k["deletions"].as_u64().unwrap()
+                + k["insertions"].as_u64().unwrap();
+            if rw.len() as u64 != k["ref_words"].as_u64().unwrap()
+                || word_distance(&rw, &hw) as u64 != edits
+            {
+                return Err(format!("word counts differ on {c}"));
+            }
+        }
+    }
+    let means = e["task_means"].as_array().ok_or("no task_means")?;
+    for m in means {
+        let q = strings(&m["query_texts"]);
+        let t = strings(&m["transcripts"]);
+        let scores: Result<Vec<f64>, _> = q.iter().zip(&t).map(|(q, t)| sample_wer(q, t)).collect();
+        match (scores.map(|s| task_score(&s)), &m["score"]) {
+            (Ok(got), Value::Number(n)) if got == n.as_f64().unwrap() => {}
+            (Ok(got), Value::String(s)) if s == "inf" && got.is_infinite() => {}
+            (Err(_), Value::Null) if m["exception"].is_string() => {}
+            (got, want) => return Err(format!("task mean {got:?}, expected {want}")),
+        }
+    }
+    Ok(format!(
+        "{} pairs and {} task means exact",
+        cases.len(),
+        means.len()
+    ))
+}
+
 /// The checker for a case directory, by the kind its name gives.
 fn checker(name: &str) -> Option<fn(&Path) -> R<String>> {
     Some(match name {
@@ -722,6 +780,7 @@ fn checker(name: &str) -> Option<fn(&Path) -> R<String>> {
         "randn" => check_randn,
         "mel_frontend" => check_mel_frontend,
         "e2e_compute_wer" => check_e2e,
+        "wer_cases.json" => check_wer,
         n if n.starts_with("vocos_") => check_vocos,
         n if n.starts_with("e2tts_") => check_e2tts,
         _ => return None,
@@ -733,7 +792,6 @@ fn evaluation_side(name: &str) -> bool {
     name.starts_with("whisper_")
         || name.starts_with("resample_")
         || name.starts_with("tts_data")
-        || name.starts_with("wer_")
 }
 
 fn main() {

@@ -13,6 +13,7 @@ pub mod text;
 pub mod unett;
 pub mod vocos;
 pub mod wav;
+pub mod wer;
 
 pub use config::{E2ttsConfig, is_e2tts};
 pub use e2tts::E2tts;
