@@ -787,11 +787,9 @@ fn checker(name: &str) -> Option<fn(&Path) -> R<String>> {
     })
 }
 
-/// Evaluation-side cases (issue 16: Whisper, WER, resampling, TTS sampling).
+/// Evaluation-side cases still to come (issue 16: Whisper, resampling, TTS sampling).
 fn evaluation_side(name: &str) -> bool {
-    name.starts_with("whisper_")
-        || name.starts_with("resample_")
-        || name.starts_with("tts_data")
+    name.starts_with("whisper_") || name.starts_with("resample_") || name.starts_with("tts_data")
 }
 
 fn main() {

@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::error::user;
-use crate::eval::clean_sentence;
+use crate::eval::{clean_sentence, py_space as is_py_space};
 
 /// jiwer's `wer_default` words of a string: `\s\s+` → `" "`, strip, split on `" "`.
 fn words(s: &str) -> Vec<&str> {
@@ -67,10 +67,6 @@ pub fn jiwer_wer(reference: &str, hypothesis: &str) -> Result<f64> {
         return Err(user("the reference has no words (jiwer divides by zero)"));
     }
     Ok(word_distance(&rw, &hw) as f64 / rw.len() as f64)
-}
-
-fn is_py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// One sample as `compute_wer` scores it: the query text the model was asked to speak against
