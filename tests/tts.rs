@@ -39,24 +39,44 @@ fn ref_wav(dir: &Path) -> PathBuf {
     p
 }
 
-fn synth(model: &Path, refw: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let e = e2e();
-    let s = &e["samples"][0];
-    sn9()
-        .args(["tts", "synth"])
+/// `sn9 tts synth MODEL --ref-audio REF --ref-text … --text … --vocoder VOC --out OUT`.
+fn synth_cmd(
+    model: &Path,
+    refw: &Path,
+    vocoder: &Path,
+    ref_text: &str,
+    text: &str,
+    out: &Path,
+) -> std::process::Command {
+    let mut c = sn9();
+    c.args(["tts", "synth"])
         .arg(model)
         .arg("--ref-audio")
         .arg(refw)
-        .args(["--ref-text", s["ref_text"].as_str().unwrap()])
-        .args(["--text", s["query_text"].as_str().unwrap()])
+        .args(["--ref-text", ref_text, "--text", text])
         .arg("--vocoder")
-        .arg(tts("vocos_tiny/model"))
+        .arg(vocoder)
         .arg("--out")
-        .arg(out)
-        .args(["--seed", e["seed"].as_str().unwrap()])
-        .args(extra)
-        .output()
-        .unwrap()
+        .arg(out);
+    c
+}
+
+/// The fixture's first e2e sample (texts and seed) with the tiny vocoder.
+fn synth(model: &Path, refw: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let e = e2e();
+    let s = &e["samples"][0];
+    synth_cmd(
+        model,
+        refw,
+        &tts("vocos_tiny/model"),
+        s["ref_text"].as_str().unwrap(),
+        s["query_text"].as_str().unwrap(),
+        out,
+    )
+    .args(["--seed", e["seed"].as_str().unwrap()])
+    .args(extra)
+    .output()
+    .unwrap()
 }
 
 #[test]
@@ -264,13 +284,45 @@ fn init_then_synth_then_hub_round_trip() {
             .arg(got["dir"].as_str().unwrap()),
     );
     assert_eq!(h["directory_hash"], pushed["directory_hash"]);
-    // The pulled snapshot loads and speaks.
-    common::ok(&synth(
+    // The pulled snapshot loads and speaks, with a vocoder pulled from the hub too: exactly what
+    // `Vocos.from_pretrained` reads (config.yaml + pytorch_model.bin).
+    let vp = json_out(
+        sn9()
+            .env("SN9_HUB", &fake.url)
+            .env("HF_HOME", &home)
+            .args(["--json", "hub", "push"])
+            .arg(tts("vocos_tiny/model"))
+            .arg("charactr/vocos-tiny"),
+    );
+    let vgot = json_out(
+        sn9()
+            .env("SN9_HUB", &fake.url)
+            .env("HF_HOME", &home)
+            .env_remove("HF_ENDPOINT")
+            .env_remove("HF_HUB_CACHE")
+            .args(["--json", "hub", "pull", "charactr/vocos-tiny", "--revision"])
+            .arg(vp["commit"].as_str().unwrap()),
+    );
+    assert_eq!(
+        vgot["files"],
+        serde_json::json!(["config.yaml", "pytorch_model.bin"])
+    );
+    let o = synth_cmd(
         Path::new(got["dir"].as_str().unwrap()),
         &ref_wav(d.path()),
+        Path::new(vgot["dir"].as_str().unwrap()),
+        "so we started as an organisation in two thousand and nine",
+        "thank you",
         &out,
-        &["--frames", "160"],
-    ));
+    )
+    .args(["--frames", "160"])
+    .output()
+    .unwrap();
+    common::ok(&o);
+    assert_eq!(
+        wav::read(&out).unwrap().channels[0].len(),
+        256 * (160 - 146 - 1)
+    );
 }
 
 fn fails_with(o: std::process::Output, what: &str) {
@@ -301,18 +353,16 @@ fn bad_input_is_refused() {
     let good = tts("e2tts_tiny/model");
 
     // Empty text.
-    let o = sn9()
-        .args(["tts", "synth"])
-        .arg(&good)
-        .arg("--ref-audio")
-        .arg(&refw)
-        .args(["--ref-text", "hello there", "--text", "  "])
-        .arg("--vocoder")
-        .arg(tts("vocos_tiny/model"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = synth_cmd(
+        &good,
+        &refw,
+        &tts("vocos_tiny/model"),
+        "hello there",
+        "  ",
+        &out,
+    )
+    .output()
+    .unwrap();
     fails_with(o, "--text is empty");
     // A file that is not WAV; a WAV at another rate (resampling arrives with part 2).
     let notwav = d.path().join("x.wav");
@@ -383,16 +433,7 @@ fn bad_input_is_refused() {
         b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
     )
     .unwrap();
-    let o = sn9()
-        .args(["tts", "synth"])
-        .arg(&good)
-        .arg("--ref-audio")
-        .arg(&refw)
-        .args(["--ref-text", "hello there", "--text", "general kenobi"])
-        .arg("--vocoder")
-        .arg(&v)
-        .arg("--out")
-        .arg(&out)
+    let o = synth_cmd(&good, &refw, &v, "hello there", "general kenobi", &out)
         .output()
         .unwrap();
     fails_with(o, "pytorch_model.bin");
