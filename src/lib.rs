@@ -1,6 +1,7 @@
 //! sn9: Bittensor Subnet 9 (pre-training) as one toolkit. Each stage is a module with its own
 //! command; see `docs/architecture.md` for the flow and file formats.
 
+pub mod asr;
 pub mod chain;
 pub mod cli;
 pub mod competition;
