@@ -199,6 +199,9 @@ _sn9() {
             sn9__subcmd__data,pack)
                 cmd="sn9__subcmd__data__subcmd__pack"
                 ;;
+            sn9__subcmd__data,pack-speech)
+                cmd="sn9__subcmd__data__subcmd__pack__subcmd__speech"
+                ;;
             sn9__subcmd__data,sample)
                 cmd="sn9__subcmd__data__subcmd__sample"
                 ;;
@@ -213,6 +216,9 @@ _sn9() {
                 ;;
             sn9__subcmd__data__subcmd__help,pack)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__pack"
+                ;;
+            sn9__subcmd__data__subcmd__help,pack-speech)
+                cmd="sn9__subcmd__data__subcmd__help__subcmd__pack__subcmd__speech"
                 ;;
             sn9__subcmd__data__subcmd__help,sample)
                 cmd="sn9__subcmd__data__subcmd__help__subcmd__sample"
@@ -312,6 +318,9 @@ _sn9() {
                 ;;
             sn9__subcmd__help__subcmd__data,pack)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__pack"
+                ;;
+            sn9__subcmd__help__subcmd__data,pack-speech)
+                cmd="sn9__subcmd__help__subcmd__data__subcmd__pack__subcmd__speech"
                 ;;
             sn9__subcmd__help__subcmd__data,sample)
                 cmd="sn9__subcmd__help__subcmd__data__subcmd__sample"
@@ -1313,7 +1322,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data)
-            opts="-q -v -h --json --quiet --verbose --help sample pack fetch mix help"
+            opts="-q -v -h --json --quiet --verbose --help sample pack pack-speech fetch mix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1417,7 +1426,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__help)
-            opts="sample pack fetch mix help"
+            opts="sample pack pack-speech fetch mix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1473,6 +1482,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__help__subcmd__pack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__help__subcmd__pack__subcmd__speech)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1558,6 +1581,32 @@ _sn9() {
                     return 0
                     ;;
                 --sequences-per-shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__data__subcmd__pack__subcmd__speech)
+            opts="-q -v -h --seed --task --out --force --json --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1665,13 +1714,21 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval)
-            opts="-q -v -h --batches --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --memory-limit-mb --json --quiet --verbose --help"
+            opts="-q -v -h --batches --vocoder --asr --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --memory-limit-mb --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --batches)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vocoder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --asr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1735,7 +1792,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval__subcmd__worker)
-            opts="-q -v -h --model --batches --device --dtype --batch-size --memory-limit-mb --json --quiet --verbose --help"
+            opts="-q -v -h --model --batches --device --dtype --batch-size --memory-limit-mb --vocoder --asr --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1762,6 +1819,14 @@ _sn9() {
                     return 0
                     ;;
                 --memory-limit-mb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vocoder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --asr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2025,7 +2090,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data)
-            opts="sample pack fetch mix"
+            opts="sample pack pack-speech fetch mix"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2067,6 +2132,20 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__data__subcmd__pack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__data__subcmd__pack__subcmd__speech)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3067,7 +3146,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__validate)
-            opts="-q -v -h --once --state-dir --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
+            opts="-q -v -h --once --state-dir --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --vocoder --asr --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3114,6 +3193,14 @@ _sn9() {
                     return 0
                     ;;
                 --tokenizer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vocoder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --asr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

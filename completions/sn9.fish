@@ -204,24 +204,25 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack fetch mix help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "pack-speech" -d 'Make speech batches (the TTS competition\'s evaluation data) from local clips, as the validator\'s People\'s Speech loader makes them from a page of rows: decode, mono, RMS, resample to 24 kHz, skip rules, query pairing, tokens and lengths, shuffle, 50 kept'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block -d 'Current block (the data is drawn for its sync block, block // 150 * 150)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l block-hash -d 'Hash of the sync block as the chain returns it (0x + 64 hex digits)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l seed -d 'Use this seed (decimal) instead of the block hash (e.g. the reference\'s random fallback)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l competition -d 'Competition whose tasks to sample' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l tokenizer -d 'The competition\'s tokenizer: a tokenizer.json or a directory holding one' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l tokenizer -d 'The competition\'s tokenizer: a tokenizer.json or a directory holding one (text competitions; the TTS competition\'s texts stay text)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l eos-id -d 'EOS id [default: the tokenizer_config.json eos token, or <|endoftext|>]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l max-doc-tokens -d 'Per-document truncation [default: 8192 for Xenova/gpt-4 competitions, else the tokenizer_config.json model_max_length]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l seq-len -d 'Sequence length [default: the competition\'s, 4096]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l out -d 'Output directory (token shards + manifest.json)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l out -d 'Output directory: token shards + manifest.json, or for the TTS competition speech batches (texts as JSON Lines, 24 kHz clips as float32)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l datasets-server -d 'datasets-server base URL' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l timeout-ms -d 'Request timeout in milliseconds (the reference: 15000)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l retry-delay-ms -d 'Pause after a failed request in milliseconds (the reference: 5000)' -r
@@ -248,6 +249,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l seed -d 'Seed of the query pairing and the shuffle (a decimal integer of any size); `sn9 eval` also draws the sampler\'s noise from it' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l task -d 'Task name the batches are scored as' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l out -d 'Output directory (speech batches)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l force -d 'Replace OUT if it exists'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l dataset -d 'Dataset repo id, e.g. HuggingFaceFW/fineweb (rows through the datasets-server)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l hub-dataset -d 'Or: a Hub dataset\'s parquet shards at --revision, downloaded into the Hugging Face cache (resumed, verified) and read for their text column' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l revision -d 'Revision of --hub-dataset: a commit sha to pin, or a branch (the commit it resolves to is printed)' -r
@@ -284,10 +293,13 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "pack-speech" -d 'Make speech batches (the TTS competition\'s evaluation data) from local clips, as the validator\'s People\'s Speech loader makes them from a page of rows: decode, mono, RMS, resample to 24 kHz, skip rules, query pairing, tokens and lengths, shuffle, 50 kept'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Token-shard directory from `sn9 data sample` (one shard per task)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l batches -d 'Batches from `sn9 data sample`: token shards (text competitions) or speech batches (TTS)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l vocoder -d 'TTS: the Vocos vocoder directory (`sn9 hub pull charactr/vocos-mel-24khz`)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l asr -d 'TTS: the Whisper directory that transcribes the synthesised speech (`sn9 hub pull openai/whisper-large-v2`)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l competition -d 'Competition [default: the one the batches were sampled for]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l uid -d 'Uid of each model, in order [default: 0, 1, ...]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l hotkey -d 'Hotkey of each model, in order' -r
@@ -314,6 +326,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l dtype -r -f -a "
 bf16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l batch-size -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l memory-limit-mb -d 'Address-space limit of this process in MiB (CPU only)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l vocoder -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l asr -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
@@ -436,6 +450,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l password-file -d 'R
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l hub -d 'Model hub (https://huggingface.co, a mirror, or file://DIR) [default: $HF_ENDPOINT, else the Hub]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l eval-data -d 'Evaluation data: token shards, one per task (e.g. `sn9 data pack --task NAME`), used instead of sampling the datasets at the sync block (offline rounds, tests)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l tokenizer -d 'The competition\'s tokenizer (tokenizer.json or its directory), to sample the evaluation data at the sync block' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l vocoder -d 'TTS: the Vocos vocoder (`sn9 hub pull charactr/vocos-mel-24khz`), passed to `sn9 eval`' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l asr -d 'TTS: the Whisper model that transcribes (`sn9 hub pull openai/whisper-large-v2`)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l time-limit-s -d 'Seconds one model may take to evaluate (its own process is killed after)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
@@ -513,6 +529,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from chain" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "sample" -d 'The reference validator\'s evaluation data for a block: pages, tokens and the 50 kept sequences of every task, bit-identical, written as token shards + a record of the pages'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack" -d 'Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the reference packs them: EOS after each document, fixed windows across documents'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack-speech" -d 'Make speech batches (the TTS competition\'s evaluation data) from local clips, as the validator\'s People\'s Speech loader makes them from a page of rows: decode, mono, RMS, resample to 24 kHz, skip rules, query pairing, tokens and lengths, shuffle, 50 kept'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from tts" -f -a "synth" -d 'Synthesise a text with an E2TTS model in the voice of a reference clip, as the validator does: the reference clip\'s mel as prompt, the flow-matching sampler with the validator\'s noise for --seed (torch\'s CPU generator), the Vocos vocoder, the RMS rule. Writes a 24 kHz mono WAV (32-bit float)'

@@ -558,6 +558,7 @@ fn help_snapshots() {
         &["data"],
         &["data", "sample"],
         &["data", "pack"],
+        &["data", "pack-speech"],
         &["data", "fetch"],
         &["model"],
         &["model", "init"],

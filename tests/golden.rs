@@ -908,6 +908,7 @@ impl sn9::data::sample::RowSource for FakeServer {
                     content: None,
                     has_text_key: true,
                     blob: None,
+                    audio: None,
                 }
             })
             .collect())

@@ -439,3 +439,234 @@ fn bad_input_is_refused() {
     fails_with(o, "pytorch_model.bin");
     assert!(!out.exists(), "nothing is written on failure");
 }
+
+/// `sn9 data sample` for the TTS competition through the binary, against a loopback
+/// datasets-server replaying the reference loader's runs (`fixtures/ttsref/tts_data_golden.json`):
+/// the same pages and samples, in the same order, with the same texts, tokens and lengths, and
+/// the clips within the README's tolerance; a run whose audio answers 404 fails as the
+/// reference's loader raises.
+#[test]
+fn data_sample_tts_reproduces_the_reference_loader() {
+    use common::speechserver::SpeechServer;
+    let split = root().join("fixtures/ttsref");
+    let g: Value =
+        serde_json::from_str(&std::fs::read_to_string(split.join("tts_data_golden.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for scenario in [
+        "main_seed2",
+        "rows_request_fails_once",
+        "silent_clip_nan",
+        "audio_404",
+    ] {
+        let run = g["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["scenario"] == scenario)
+            .unwrap();
+        let server = SpeechServer::start(split.clone(), run);
+        let out = dir.path().join(scenario);
+        let o = sn9()
+            .args([
+                "--json",
+                "data",
+                "sample",
+                "--block",
+                "5177981",
+                "--competition",
+                "6",
+            ])
+            .args(["--seed", run["seed"].as_str().unwrap()])
+            .args(["--datasets-server", &server.url, "--retry-delay-ms", "1"])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        if let Some(exc) = run["exception"].as_str() {
+            assert_eq!(o.status.code(), Some(1), "{scenario}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                exc.contains("HTTP 404") && err.contains("HTTP 404"),
+                "{err}"
+            );
+            assert!(!out.exists());
+            continue;
+        }
+        common::ok(&o);
+        let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let task = &m["origin"]["tasks"][0];
+        let pages: Vec<String> = run["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}_{}_{}",
+                    p[0].as_str().unwrap(),
+                    p[1],
+                    p[2].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(task["page_names"], serde_json::json!(pages), "{scenario}");
+        let b = sn9::data::speech_batches::SpeechBatches::open(&out).unwrap();
+        let got = b.entries(0).unwrap();
+        let want = run["validator_batches"].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{scenario}");
+        for (e, w) in got.iter().zip(want) {
+            assert_eq!(e.ref_text, w["ref_text"].as_str().unwrap());
+            assert_eq!(e.query_text, w["query_text"].as_str().unwrap());
+            assert_eq!(serde_json::json!([e.tokenized_text]), w["tokenized_text"]);
+            assert_eq!(e.ref_audio_len as u64, w["ref_audio_len"].as_u64().unwrap());
+            assert_eq!(e.gen_audio_len as u64, w["gen_audio_len"].as_u64().unwrap());
+            assert_eq!(e.has_nan, w["ref_audio_has_nan"].as_bool().unwrap());
+            let (_, audio) =
+                common::npy::read_npy_f32(&split.join(w["ref_audio"].as_str().unwrap())).unwrap();
+            assert_eq!(e.ref_audio.len(), audio.len());
+            for (x, y) in e.ref_audio.iter().zip(&audio) {
+                assert!(
+                    (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-5,
+                    "{scenario}: {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
+/// Rows of a served People's Speech page of the fixtures as `data pack-speech` input: `n`
+/// rows with their texts and the WAV files behind them.
+fn speech_rows(dir: &Path, n: usize) -> PathBuf {
+    let split = root().join("fixtures/ttsref");
+    let page: Value = serde_json::from_str(
+        &std::fs::read_to_string(split.join("tts_data/main_seed0/page0_rows.json")).unwrap(),
+    )
+    .unwrap();
+    let mut lines = String::new();
+    for r in page["rows"].as_array().unwrap().iter().take(n) {
+        let idx = r["row_idx"].as_u64().unwrap();
+        let wav = split.join(format!("tts_data/main_seed0/page0_row{idx}.wav"));
+        lines += &serde_json::json!({"text": r["row"]["text"], "audio": wav}).to_string();
+        lines.push('\n');
+    }
+    let p = dir.join("rows.jsonl");
+    std::fs::write(&p, lines).unwrap();
+    p
+}
+
+/// The TTS competition end to end through the binary: speech batches from local clips → `eval`
+/// of two E2TTS models with the vocoder and Whisper (each sample synthesised with the batches'
+/// seed and tokens, transcribed, scored by WER; the task mean is what the library's pipeline
+/// gives on the same batches) → `score` with text-competition rows of the same round: one
+/// weight vector, 55% of it for the TTS competition.
+#[test]
+fn pack_speech_eval_score_with_text() {
+    use sn9::asr::Transcriber;
+    use sn9::tts::e2tts::{E2tts, seed_mod_2_32};
+    use sn9::tts::synth::synthesize_tokens;
+    use sn9::tts::vocos::Vocos;
+    let d = tempfile::tempdir().unwrap();
+    let rows = speech_rows(d.path(), 5);
+    let batches = d.path().join("speech");
+    let m = json_out(
+        sn9()
+            .args([
+                "--json",
+                "data",
+                "pack-speech",
+                "--seed",
+                "123456789012345678901234567890",
+            ])
+            .arg(&rows)
+            .arg("--out")
+            .arg(&batches),
+    );
+    assert_eq!(m["schema"], "sn9.speech");
+    let schedule = root().join("fixtures/demo/schedule.json");
+    let (vocoder, asr) = (tts("vocos_tiny/model"), tts("whisper_tiny"));
+    let models = [tts("e2tts_tiny/model"), tts("e2tts_tiny_conv/model")];
+    let o = sn9()
+        .env("SN9_SCHEDULE", &schedule)
+        .arg("eval")
+        .args(&models)
+        .arg("--batches")
+        .arg(&batches)
+        .args([
+            "--competition",
+            "6",
+            "--uid",
+            "3,5",
+            "--model-block",
+            "90,95",
+        ])
+        // Each model in its own worker process, as validators run it.
+        .args(["--time-limit-s", "300"])
+        .arg("--vocoder")
+        .arg(&vocoder)
+        .arg("--asr")
+        .arg(&asr)
+        .output()
+        .unwrap();
+    common::ok(&o);
+    let rows_out = String::from_utf8_lossy(&o.stdout).to_string();
+    let got: Vec<Value> = common::json_lines(&rows_out);
+    assert_eq!(got.len(), 2);
+    // The same samples through the library.
+    let dev = Default::default();
+    let b = sn9::data::speech_batches::SpeechBatches::open(&batches).unwrap();
+    let entries = b.entries(0).unwrap();
+    assert_eq!(entries.len(), 5);
+    let voc = Vocos::<sn9::model::Cpu>::load(&vocoder, &dev).unwrap();
+    let whisper = Transcriber::<sn9::model::Cpu>::load(&asr, &dev).unwrap();
+    let seed = seed_mod_2_32("123456789012345678901234567890").unwrap();
+    for (row, dir) in got.iter().zip(&models) {
+        let model = E2tts::<sn9::model::Cpu>::load(dir, &dev).unwrap();
+        let wers: Vec<f64> = entries
+            .iter()
+            .map(|e| {
+                let s = synthesize_tokens(
+                    &model,
+                    &voc,
+                    &e.ref_audio,
+                    &e.tokenized_text,
+                    e.gen_audio_len,
+                    seed,
+                    &dev,
+                )
+                .unwrap();
+                let text = whisper.transcribe(&s.wave).unwrap();
+                sn9::tts::wer::sample_wer(&e.query_text, &text).unwrap()
+            })
+            .collect();
+        assert_eq!(row["task"], "PPL_SPEECH");
+        assert_eq!(row["error"], Value::Null, "{row}");
+        assert_eq!(
+            row["loss"].as_f64().unwrap(),
+            sn9::tts::wer::task_score(&wers),
+            "{row}"
+        );
+    }
+    // Text rows of the same round, then one score over both competitions.
+    let mut all = rows_out.clone();
+    for (uid, loss) in [(1, 2.5), (2, 3.0)] {
+        all += &serde_json::json!({"uid": uid, "competition": 2, "block": 80, "task": "TINY", "loss": loss, "model": format!("text{uid}")}).to_string();
+        all.push('\n');
+    }
+    let s = assert_cmd::Command::from_std(sn9())
+        .env("SN9_SCHEDULE", &schedule)
+        .args(["--json", "score", "-", "--block", "200"])
+        .write_stdin(all)
+        .output()
+        .unwrap();
+    common::ok(&s);
+    let w: Value = serde_json::from_slice(&s.stdout).unwrap();
+    let weights: Vec<f64> = w["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let tts_share = weights[3] + weights[5];
+    assert!((tts_share - 0.55).abs() < 1e-6, "{w}");
+    assert!((weights[1] + weights[2] - 0.45).abs() < 1e-6, "{w}");
+}

@@ -23,6 +23,36 @@ use sn9::tts::wer::{sample_wer, task_score, word_distance};
 
 type R<T> = Result<T, String>;
 
+// `check_resample` and `check_tts_data` (People's Speech loader, torchaudio resampler).
+#[path = "common/npy.rs"]
+mod npy;
+#[path = "ttsref_whisper/checks.rs"]
+mod whisper_checks;
+use npy::read_npy_f32;
+
+include!("ttsref_speech/checks.rs");
+
+/// `resample_cases/`: checked against its split directory.
+fn check_resample_case(dir: &Path) -> R<String> {
+    check_resample(
+        dir.parent()
+            .ok_or("resample_cases has no parent directory")?,
+    )
+}
+
+/// `tts_data_golden.json` (with the assets under `tts_data/`).
+fn check_tts_data_case(file: &Path) -> R<String> {
+    check_tts_data(
+        file.parent()
+            .ok_or("tts_data_golden.json has no parent directory")?,
+    )
+}
+
+/// `tts_data/` holds the assets of `tts_data_golden.json`, checked there.
+fn tts_data_assets(_: &Path) -> R<String> {
+    Ok("assets of tts_data_golden.json (checked there)".into())
+}
+
 struct Arrays(SafeFile);
 
 impl Arrays {
@@ -773,139 +803,38 @@ fn check_wer(path: &Path) -> R<String> {
     ))
 }
 
-/// A `.npy` array (little-endian `f4`, `f8`, `i2`, `i4` or `i8`, C order) as float32 values.
-fn npy(path: &Path) -> R<(Vec<usize>, Vec<f32>)> {
-    let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        return Err(format!("{}: not a .npy file", path.display()));
-    }
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(&b[start..start + hlen]).map_err(|e| e.to_string())?;
-    if header.contains("'fortran_order': True") {
-        return Err(format!("{}: Fortran order", path.display()));
-    }
-    let descr = header
-        .split("'descr': '")
-        .nth(1)
-        .and_then(|r| r.split('\'').next())
-        .ok_or("no descr")?;
-    let shape: Vec<usize> = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .ok_or("no shape")?
-        .split(',')
-        .filter(|x| !x.trim().is_empty())
-        .map(|x| x.trim().parse().unwrap())
-        .collect();
-    let d = &b[start + hlen..];
-    let v: Vec<f32> = match descr {
-        "<f4" => d
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-        "<f8" => d
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
-            .collect(),
-        "<i2" => d
-            .chunks_exact(2)
-            .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
-            .collect(),
-        "<i4" => d
-            .chunks_exact(4)
-            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f32)
-            .collect(),
-        "<i8" => d
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f32)
-            .collect(),
-        other => return Err(format!("{}: dtype {other}", path.display())),
-    };
-    if v.len() != shape.iter().product::<usize>() {
-        return Err(format!(
-            "{}: {} values for shape {shape:?}",
-            path.display(),
-            v.len()
-        ));
-    }
-    Ok((shape, v))
-}
-
-/// Whisper's network on the stored features of the padded waves: encoder output, the
-/// language-detection logits and the first-step logits.
-fn check_whisper_net(dir: &Path) -> R<String> {
+/// Whisper on `whisper_tiny`: the feature extractor, decoding of the reference's tokens, then
+/// sn9's network in burn through the whole pipeline (encoder, language detection, first-step
+/// logits, greedy tokens, texts, the end-to-end transcripts).
+fn check_whisper(dir: &Path) -> R<String> {
+    use sn9::asr::generate::WhisperStep;
     use sn9::asr::whisper::{Session, Whisper};
-    let root = dir.parent().unwrap();
-    let dev = Default::default();
-    let model = Whisper::<Cpu>::load(dir, &dev).map_err(|e| format!("{e:#}"))?;
-    let e = json(&dir.join("asr_expected/asr_expected.json"))?;
-    let (mut enc_w, mut lang_w, mut first_w) = (0f32, 0f32, 0f32);
-    let mut n = 0;
-    for w in e["waves"].as_array().ok_or("no waves")? {
-        let stored = w["features_frames_stored"].as_u64();
-        let (Some(k), Some(pad)) = (
-            stored,
-            w["features_padding_value_after_stored_frames"].as_f64(),
-        ) else {
-            continue;
-        };
-        let (s, f) = npy(&root.join(w["features_first_frames"].as_str().unwrap()))?;
-        let k = k as usize;
-        assert_eq!(s, vec![80, k]);
-        let mut feat = vec![pad as f32; 80 * 3000];
-        for m in 0..80 {
-            feat[m * 3000..m * 3000 + k].copy_from_slice(&f[m * k..(m + 1) * k]);
+    struct Probe<'a>(Session<'a, Cpu>);
+    impl WhisperStep for Probe<'_> {
+        fn encode(&mut self, segment: &[f32]) -> anyhow::Result<()> {
+            self.0.encode(segment)
         }
-        let mut sess = Session::new(&model);
-        sess.encode(&feat).map_err(|e| format!("{e:#}"))?;
-        let enc = sess
-            .encoded()
-            .unwrap()
-            .clone()
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap();
-        let (_, want) = npy(&root.join(w["encoder_out_first4_last4"].as_str().unwrap()))?;
-        let mut got = enc[..4 * 32].to_vec();
-        got.extend_from_slice(&enc[1496 * 32..]);
-        close("encoder output", &got, &want, 1e-4, &mut enc_w)?;
-        let ld = &w["language_detection"];
-        let logits = sess.logits(&[50258]).map_err(|e| format!("{e:#}"))?;
-        let lang_ids: Vec<u64> = {
-            let g = json(&dir.join("generation_config.json"))?;
-            let mut v: Vec<u64> = g["lang_to_id"]
-                .as_object()
-                .unwrap()
-                .values()
-                .map(|x| x.as_u64().unwrap())
-                .collect();
-            v.sort();
-            v
-        };
-        let got: Vec<f32> = lang_ids.iter().map(|&i| logits[i as usize]).collect();
-        let (_, want) = npy(&root.join(ld["lang_logits_99"].as_str().ok_or("no lang_logits_99")?))?;
-        close("language logits", &got, &want, 1e-4, &mut lang_w)?;
-        let prompt: Vec<u32> = w["prompt"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as u32)
-            .collect();
-        let logits = sess.logits(&prompt).map_err(|e| format!("{e:#}"))?;
-        if let Some(p) = w["first_step_raw_logits"].as_str() {
-            let (_, want) = npy(&root.join(p))?;
-            close("first-step logits", &logits, &want, 1e-4, &mut first_w)?;
+        fn logits(&mut self, tokens: &[u32]) -> anyhow::Result<Vec<f32>> {
+            self.0.logits(tokens)
         }
-        n += 1;
     }
-    Ok(format!(
-        "{n} waves; worst encoder {enc_w:.1e}, language logits {lang_w:.1e}, first step {first_w:.1e}"
-    ))
+    impl whisper_checks::WhisperProbe for Probe<'_> {
+        fn encoder_output(&mut self, segment: &[f32]) -> anyhow::Result<Vec<f32>> {
+            self.0.encode(segment)?;
+            self.0
+                .encoded()
+                .expect("encoded above")
+                .clone()
+                .into_data()
+                .to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))
+        }
+    }
+    let features = whisper_checks::check_whisper_features(dir)?;
+    let decode = whisper_checks::check_whisper_decode(dir)?;
+    let model = Whisper::<Cpu>::load(dir, &Default::default()).map_err(|e| format!("{e:#}"))?;
+    let net = whisper_checks::check_whisper_model(dir, &mut Probe(Session::new(&model)))?;
+    Ok(format!("{features}; {decode}; {net}"))
 }
 
 /// The checker for a case directory, by the kind its name gives.
@@ -916,16 +845,14 @@ fn checker(name: &str) -> Option<fn(&Path) -> R<String>> {
         "mel_frontend" => check_mel_frontend,
         "e2e_compute_wer" => check_e2e,
         "wer_cases.json" => check_wer,
-        n if n.starts_with("whisper_") => check_whisper_net,
+        "resample_cases" => check_resample_case,
+        "tts_data_golden.json" => check_tts_data_case,
+        "tts_data" => tts_data_assets,
+        n if n.starts_with("whisper_") => check_whisper,
         n if n.starts_with("vocos_") => check_vocos,
         n if n.starts_with("e2tts_") => check_e2tts,
         _ => return None,
     })
-}
-
-/// Evaluation-side cases still to come (issue 16: Whisper, resampling, TTS sampling).
-fn evaluation_side(name: &str) -> bool {
-    name.starts_with("resample_") || name.starts_with("tts_data")
 }
 
 fn main() {
@@ -945,14 +872,9 @@ fn main() {
         .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases under {}", root.display());
-    let (mut passed, mut failed, mut pending) = (0, 0, 0);
+    let (mut passed, mut failed) = (0, 0);
     for c in &cases {
         let name = c.file_name().unwrap().to_string_lossy().to_string();
-        if evaluation_side(&name) {
-            println!("ttsref {name}: not checked yet (evaluation side, issue 16)");
-            pending += 1;
-            continue;
-        }
         let Some(check) = checker(&name) else {
             println!("ttsref {name}: FAILED: unknown case kind");
             failed += 1;
@@ -977,9 +899,7 @@ fn main() {
             }
         }
     }
-    println!(
-        "ttsref: {passed} passed, {failed} failed ({pending} evaluation cases wait for issue 16)"
-    );
+    println!("ttsref: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);
     }

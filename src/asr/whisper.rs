@@ -92,7 +92,7 @@ impl WhisperConfig {
             (c.encoder_attention_heads, "encoder_attention_heads"),
             (c.decoder_attention_heads, "decoder_attention_heads"),
         ] {
-            if c.d_model % h != 0 {
+            if !c.d_model.is_multiple_of(h) {
                 return Err(user(format!(
                     "{what}: d_model {} is not divisible by {k} {h}",
                     c.d_model
@@ -236,17 +236,18 @@ fn load_weights(dir: &Path, cfg: &WhisperConfig) -> Result<HostWeights> {
             &unexpected[..unexpected.len().min(5)]
         )));
     }
-    if let Some(info) = file.tensors.get("proj_out.weight") {
-        if info.shape != [cfg.vocab_size, cfg.d_model] {
-            return Err(user(format!(
-                "{}: proj_out.weight has shape {:?}, expected [{}, {}]",
-                path.display(),
-                info.shape,
-                cfg.vocab_size,
-                cfg.d_model
-            )));
-        }
-        // transformers ties proj_out to the embedding (`tie_word_embeddings`), whatever is stored.
+    // transformers ties proj_out to the embedding (`tie_word_embeddings`), whatever is stored;
+    // a stored copy must at least have its shape.
+    if let Some(info) = file.tensors.get("proj_out.weight")
+        && info.shape != [cfg.vocab_size, cfg.d_model]
+    {
+        return Err(user(format!(
+            "{}: proj_out.weight has shape {:?}, expected [{}, {}]",
+            path.display(),
+            info.shape,
+            cfg.vocab_size,
+            cfg.d_model
+        )));
     }
     Ok(w)
 }

@@ -23,11 +23,16 @@ pub const XENOVA_GPT4_MAX_LEN: usize = 8192;
 #[derive(Debug, clap::Subcommand)]
 pub enum DataCommand {
     /// The reference validator's evaluation data for a block: pages, tokens and the 50 kept
-    /// sequences of every task, bit-identical, written as token shards + a record of the pages.
+    /// sequences of every task, bit-identical, written as token shards + a record of the pages
+    /// (for the TTS competition: the People's Speech samples, written as speech batches).
     Sample(SampleArgs),
     /// Tokenize documents (.jsonl with a text field, .parquet, .txt) into token shards, packed as the
     /// reference packs them: EOS after each document, fixed windows across documents.
     Pack(PackArgs),
+    /// Make speech batches (the TTS competition's evaluation data) from local clips, as the
+    /// validator's People's Speech loader makes them from a page of rows: decode, mono, RMS,
+    /// resample to 24 kHz, skip rules, query pairing, tokens and lengths, shuffle, 50 kept.
+    PackSpeech(PackSpeechArgs),
     /// Download rows of a Hub dataset through the datasets-server into JSON Lines (paged,
     /// retried, resumable).
     Fetch(FetchArgs),
@@ -162,6 +167,26 @@ pub struct PackArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct PackSpeechArgs {
+    /// JSON Lines of rows (`-` for stdin): `{"text": "...", "audio": "clip.wav"}`, the audio
+    /// path relative to the file's directory (WAV: PCM 8/16/24/32-bit or float, any rate).
+    pub rows: PathBuf,
+    /// Seed of the query pairing and the shuffle (a decimal integer of any size); `sn9 eval`
+    /// also draws the sampler's noise from it.
+    #[arg(long, default_value = "0")]
+    pub seed: String,
+    /// Task name the batches are scored as.
+    #[arg(long, default_value = super::speech::TASK)]
+    pub task: String,
+    /// Output directory (speech batches).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SampleArgs {
     /// Current block (the data is drawn for its sync block, block // 150 * 150).
     #[arg(long, env = "SN9_BLOCK")]
@@ -175,9 +200,10 @@ pub struct SampleArgs {
     /// Competition whose tasks to sample.
     #[arg(long, default_value_t = 2)]
     pub competition: u16,
-    /// The competition's tokenizer: a tokenizer.json or a directory holding one.
+    /// The competition's tokenizer: a tokenizer.json or a directory holding one (text
+    /// competitions; the TTS competition's texts stay text).
     #[arg(long, env = "SN9_TOKENIZER")]
-    pub tokenizer: PathBuf,
+    pub tokenizer: Option<PathBuf>,
     /// EOS id [default: the tokenizer_config.json eos token, or <|endoftext|>].
     #[arg(long)]
     pub eos_id: Option<u32>,
@@ -188,7 +214,8 @@ pub struct SampleArgs {
     /// Sequence length [default: the competition's, 4096].
     #[arg(long)]
     pub seq_len: Option<usize>,
-    /// Output directory (token shards + manifest.json).
+    /// Output directory: token shards + manifest.json, or for the TTS competition speech
+    /// batches (texts as JSON Lines, 24 kHz clips as float32).
     #[arg(long)]
     pub out: PathBuf,
     /// Replace OUT if it exists.
@@ -216,6 +243,7 @@ pub fn run(cmd: DataCommand, p: &Printer) -> Result<()> {
     match cmd {
         DataCommand::Sample(a) => sample(a, p),
         DataCommand::Pack(a) => pack(a, p),
+        DataCommand::PackSpeech(a) => pack_speech(a, p),
         DataCommand::Fetch(a) => fetch(a, p),
         DataCommand::Mix(a) => mix(a, p),
     }
@@ -624,6 +652,19 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
     let comp = schedule.competition(a.competition, a.block).ok_or_else(|| {
         user(format!("competition {} is not in the schedule at block {} (see `sn9 competitions --block {}`)", a.competition, a.block, a.block))
     })?;
+    if comp
+        .eval_tasks
+        .iter()
+        .any(|t| t.dataset_id == super::speech::DATASET_ID)
+    {
+        return sample_speech_batches(&a, comp, &seed, sb, p);
+    }
+    let Some(tokenizer) = &a.tokenizer else {
+        return Err(user(format!(
+            "competition {} evaluates text: pass --tokenizer (its tokenizer.json)",
+            comp.id
+        )));
+    };
     let seq_len = match a
         .seq_len
         .or(comp.constraints.sequence_length.map(|s| s as usize))
@@ -643,7 +684,7 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
             None
         },
     );
-    let tok = HfTokenizer::load(&a.tokenizer, a.eos_id, max_len)?;
+    let tok = HfTokenizer::load(tokenizer, a.eos_id, max_len)?;
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
     let mut src = DatasetsServer::new(
         &a.datasets_server,
@@ -756,6 +797,171 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
             ]);
         }
         t.write(&mut w)?;
+        p.info(format!("written to {}", a.out.display()));
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `data sample` for the TTS competition: each People's Speech task as the validator's loader
+/// draws it (pages, rows, audio, pairing, texts, lengths), shuffled and cut to 50, written as
+/// speech batches.
+fn sample_speech_batches(
+    a: &SampleArgs,
+    comp: &crate::competition::Competition,
+    seed: &BigUint,
+    sb: u64,
+    p: &Printer,
+) -> Result<()> {
+    let mut src = DatasetsServer::new(
+        &a.datasets_server,
+        None,
+        Duration::from_millis(a.timeout_ms),
+    );
+    let opt = FetchOptions {
+        retry_delay: Duration::from_millis(a.retry_delay_ms),
+        verbose: p.verbosity >= crate::output::Verbosity::Verbose,
+    };
+    p.info(format!(
+        "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
+        comp.id,
+        comp.name,
+        a.block,
+        seed.to_decimal()
+    ));
+    let mut records = Vec::new();
+    let mut out = Vec::new();
+    for task in &comp.eval_tasks {
+        if task.dataset_id != super::speech::DATASET_ID {
+            let why = format!(
+                "dataset id {} is not speech; a competition mixes no text and speech tasks",
+                task.dataset_id
+            );
+            p.warn(format!("task {}: skipped: {why}", task.name));
+            records.push(json!({"task": task.name, "weight": task.weight, "skipped": why}));
+            continue;
+        }
+        let num_pages = task
+            .dataset_kwargs
+            .get("num_pages")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(1);
+        match super::speech::sample_speech(seed, num_pages, &mut src, &opt) {
+            Ok(d) => {
+                p.info(format!(
+                    "task {}: {} pages, {} rows ({} too long, {} with short texts), {} of {} samples kept",
+                    task.name,
+                    d.pages.len(),
+                    d.rows.len(),
+                    d.skipped.too_long,
+                    d.skipped.short_text,
+                    d.entries.len(),
+                    d.batches_before_truncation
+                ));
+                let rec = json!({
+                    "task": task.name, "dataset": d.dataset, "weight": task.weight, "pages": d.pages,
+                    "page_names": d.page_names, "rows": d.rows.len(), "skipped_rows": d.skipped,
+                    "batches_before_truncation": d.batches_before_truncation,
+                    "samples": d.entries.len(), "skipped": null,
+                });
+                records.push(rec.clone());
+                out.push((task.name.clone(), d.entries, rec));
+            }
+            Err(e) => {
+                // The reference logs the loader's exception and skips the task.
+                p.warn(format!("task {}: skipped: {e}", task.name));
+                records.push(json!({"task": task.name, "dataset": super::speech::DATASET, "weight": task.weight, "skipped": e.to_string()}));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(user(
+            "no task produced data (see the warnings above); nothing written",
+        ));
+    }
+    let origin = json!({
+        "command": "data sample", "competition": comp.id, "block": a.block, "sync_block": sb,
+        "block_hash": a.block_hash, "seed": seed.to_decimal(), "tasks": records,
+    });
+    let manifest = super::speech_batches::write(&a.out, origin, &out, a.force)?;
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{}", serde_json::to_string(&manifest)?)?;
+    } else {
+        let mut t = Table::new(["task", "dataset", "pages", "samples", "status"]);
+        for r in &records {
+            t.row([
+                r["task"].as_str().unwrap_or("").to_string(),
+                r["dataset"].as_str().unwrap_or("").to_string(),
+                r["pages"].as_array().map_or(0, |a| a.len()).to_string(),
+                r["samples"].as_u64().unwrap_or(0).to_string(),
+                r["skipped"]
+                    .as_str()
+                    .map_or("ok".to_string(), |s| format!("skipped: {s}")),
+            ]);
+        }
+        t.write(&mut w)?;
+        p.info(format!("written to {}", a.out.display()));
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn pack_speech(a: PackSpeechArgs, p: &Printer) -> Result<()> {
+    let seed = BigUint::parse_decimal(&a.seed).ok_or_else(|| {
+        user(format!(
+            "--seed `{}` is not a non-negative decimal integer",
+            a.seed
+        ))
+    })?;
+    let base = if a.rows.as_os_str() == "-" {
+        PathBuf::from(".")
+    } else {
+        a.rows
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let text = crate::output::read_to_string(&a.rows)?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line)
+            .map_err(|e| user(format!("{}:{}: {e}", a.rows.display(), n + 1)))?;
+        let (Some(t), Some(au)) = (
+            v.get("text").and_then(|t| t.as_str()),
+            v.get("audio").and_then(|t| t.as_str()),
+        ) else {
+            return Err(user(format!(
+                "{}:{}: a row needs string fields `text` and `audio` (a WAV path)",
+                a.rows.display(),
+                n + 1
+            )));
+        };
+        rows.push((t.to_string(), base.join(au)));
+    }
+    let d = super::speech::pack_speech(&seed, &rows, &a.rows.display().to_string())?;
+    p.info(format!(
+        "{} rows: {} too long, {} with short texts; {} of {} samples kept",
+        d.rows.len(),
+        d.skipped.too_long,
+        d.skipped.short_text,
+        d.entries.len(),
+        d.batches_before_truncation
+    ));
+    let rec = json!({
+        "task": a.task, "dataset": d.dataset, "rows": d.rows.len(), "skipped_rows": d.skipped,
+        "batches_before_truncation": d.batches_before_truncation, "samples": d.entries.len(),
+    });
+    let origin = json!({"command": "data pack-speech", "seed": seed.to_decimal(), "tasks": [rec]});
+    let manifest =
+        super::speech_batches::write(&a.out, origin, &[(a.task.clone(), d.entries, rec)], a.force)?;
+    let mut w = stdout();
+    if p.format == Format::Json {
+        writeln!(w, "{}", serde_json::to_string(&manifest)?)?;
+    } else {
         p.info(format!("written to {}", a.out.display()));
     }
     w.flush()?;

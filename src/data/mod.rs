@@ -12,4 +12,6 @@ pub mod s3;
 pub mod sample;
 pub mod seed;
 pub mod shards;
+pub mod speech;
+pub mod speech_batches;
 pub mod tokenizer;

@@ -21,7 +21,7 @@ use crate::competition::EvalTask;
 use crate::competition::constants::MAX_BATCHES_PER_DATASET;
 use crate::error::user;
 
-/// Rows per page (`num_rows_per_page`).
+/// Rows per page of the text loaders (`num_rows_per_page`; People's Speech has 40).
 pub const ROWS_PER_PAGE: u64 = 50;
 /// Failed requests tolerated per page (simple loaders) or per attempt (FineWeb-style).
 pub const RETRY_LIMIT: u32 = 15;
@@ -47,14 +47,17 @@ impl std::fmt::Display for FetchError {
     }
 }
 
-/// One row of `/rows`: its `text` and `content` fields (absent or null → `None`), and for Stack
-/// v2 the `blob_id` and `src_encoding` of the file whose contents live in S3.
+/// One row of `/rows`: its `text` and `content` fields (absent or null → `None`), for Stack
+/// v2 the `blob_id` and `src_encoding` of the file whose contents live in S3, and for audio
+/// datasets (People's Speech) the first item of the `audio` cell: `(src, type)`
+/// (`row["audio"][0]["src"]`, `row["audio"][0]["type"]`).
 #[derive(Debug, Clone, Default)]
 pub struct Row {
     pub text: Option<String>,
     pub content: Option<String>,
     pub has_text_key: bool,
     pub blob: Option<(String, String)>,
+    pub audio: Option<(String, String)>,
 }
 
 /// A config of `/size` (`size.splits[]`).
@@ -81,6 +84,14 @@ pub trait RowSource {
     fn blob_text(&mut self, blob_id: &str, _encoding: &str) -> Result<String, FetchError> {
         Err(FetchError::Fatal(anyhow::anyhow!(
             "no S3 source for blob {blob_id}"
+        )))
+    }
+    /// The bytes of an audio asset (`requests.get(url)` in `download_audio_torch`): a status
+    /// other than 200 that will not change on a retry (4xx, other 2xx) is fatal, a transient
+    /// failure (connection, timeout, 5xx) retryable.
+    fn audio(&mut self, url: &str) -> Result<Vec<u8>, FetchError> {
+        Err(FetchError::Fatal(anyhow::anyhow!(
+            "no audio source for {url}"
         )))
     }
 }
@@ -249,25 +260,45 @@ fn row_tokens(tok: &dyn Encode, text: &str, buffer: &mut Vec<u32>) -> Result<(),
     Ok(())
 }
 
-/// One `_initialize_pages` call of a FineWeb-style loader (the buffer is kept across calls).
-fn fineweb_attempt(
-    spec: &LoaderSpec,
+/// What a FineWeb-style page walk needs to know about its loader.
+#[derive(Debug, Clone, Copy)]
+pub struct PageWalk<'a> {
+    /// The task (in messages).
+    pub task: &'a str,
+    pub dataset: &'a str,
+    pub num_pages: u64,
+    /// `num_rows_per_page`: 50 for the text loaders, 40 for People's Speech.
+    pub rows_per_page: u64,
+}
+
+/// What a FineWeb-style walk does with an accepted page's rows (the row source is passed back
+/// for per-row downloads: S3 blobs, audio assets).
+pub type OnPage<'a> = dyn FnMut(&mut dyn RowSource, &Page, Vec<Row>) -> Result<(), FetchError> + 'a;
+
+/// One `_initialize_pages` call of a FineWeb-style loader (`fetch_dataset_configs` then
+/// `_fetch_data_to_buffer`): `/size`, `initial_offset = randint(0, rows_per_page − 1)`, then per
+/// page `choice(configs)` and `randint(0, page_count − 1)`. Each accepted page's rows go to
+/// `on_page` (`buffer += _get_content_from_row(row)` for every row; the caller keeps the
+/// buffer across calls); an error from it ends the walk, as an exception from the reference's
+/// row handling escapes the loader.
+pub fn fineweb_attempt(
+    walk: &PageWalk,
     rng: &mut PyRandom,
     src: &mut dyn RowSource,
-    tok: &dyn Encode,
-    buffer: &mut Vec<u32>,
     opt: &FetchOptions,
+    on_page: &mut OnPage<'_>,
 ) -> Result<Vec<Page>, FetchError> {
+    let rows_per_page = walk.rows_per_page;
     let mut configs: Vec<SizeEntry> = Vec::new();
     let mut size = None;
     for attempt in 1..=RETRY_LIMIT {
-        match src.size(&spec.dataset) {
+        match src.size(walk.dataset) {
             Ok(s) => {
                 size = Some(s);
                 break;
             }
             Err(FetchError::Retryable(m)) if attempt < RETRY_LIMIT => {
-                eprintln!("warning: {}: /size failed ({m}); retrying", spec.task);
+                eprintln!("warning: {}: /size failed ({m}); retrying", walk.task);
                 std::thread::sleep(opt.retry_delay);
             }
             Err(e) => return Err(e),
@@ -285,27 +316,30 @@ fn fineweb_attempt(
     if configs.is_empty() {
         return Err(FetchError::Fatal(anyhow::anyhow!(
             "{}: /size lists no configs besides `default`",
-            spec.dataset
+            walk.dataset
         )));
     }
     let mut pages: Vec<Page> = Vec::new();
     let (mut failures, mut duplicates) = (0u32, 0u32);
-    let initial = rng.randint(0, ROWS_PER_PAGE as i64 - 1).expect("0..=49") as u64;
-    while (pages.len() as u64) < spec.num_pages {
+    let initial = rng
+        .randint(0, rows_per_page as i64 - 1)
+        .ok_or_else(|| FetchError::Fatal(anyhow::anyhow!("{}: 0 rows per page", walk.dataset)))?
+        as u64;
+    while (pages.len() as u64) < walk.num_pages {
         let c = &configs[rng.choice_index(configs.len()).expect("non-empty")];
         let rows = c.num_rows as i64 - initial as i64;
-        let page_count = (rows + 1).div_euclid(ROWS_PER_PAGE as i64);
+        let page_count = (rows + 1).div_euclid(rows_per_page as i64);
         let k = rng.randint(0, page_count - 1).ok_or_else(|| {
             FetchError::Fatal(anyhow::anyhow!(
                 "{}: config {} has {} rows, too few for a page after offset {initial} (the reference raises here too)",
-                spec.dataset,
+                walk.dataset,
                 c.config,
                 c.num_rows
             ))
         })?;
         let page = Page::Config {
             config: c.config.clone(),
-            offset: initial + ROWS_PER_PAGE * k as u64,
+            offset: initial + rows_per_page * k as u64,
             split: c.split.clone(),
         };
         if pages.contains(&page) {
@@ -323,27 +357,10 @@ fn fineweb_attempt(
         else {
             unreachable!()
         };
-        match src.rows(&spec.dataset, config, split, *offset, ROWS_PER_PAGE, false) {
+        match src.rows(walk.dataset, config, split, *offset, rows_per_page, false) {
             Ok(rows) => {
                 pages.push(page.clone());
-                for r in rows {
-                    let text = r.text.ok_or_else(|| {
-                        FetchError::Fatal(anyhow::anyhow!(
-                            "{}: a row of page {} has no `text`",
-                            spec.dataset,
-                            page.name()
-                        ))
-                    })?;
-                    row_tokens(tok, &text, buffer)?;
-                }
-                if opt.verbose {
-                    eprintln!(
-                        "{}: page {} ({} tokens so far)",
-                        spec.task,
-                        page.name(),
-                        buffer.len()
-                    );
-                }
+                on_page(&mut *src, &page, rows)?;
             }
             Err(FetchError::Retryable(m)) => {
                 failures += 1;
@@ -354,7 +371,7 @@ fn fineweb_attempt(
                 }
                 eprintln!(
                     "warning: {}: page {} failed ({m}); drawing another page",
-                    spec.task,
+                    walk.task,
                     page.name()
                 );
                 std::thread::sleep(opt.retry_delay);
@@ -462,7 +479,36 @@ pub fn load_task(
     }
     for _ in 0..FETCH_ATTEMPTS {
         pages = match &spec.kind {
-            LoaderKind::FineWeb => fineweb_attempt(spec, &mut rng, src, tok, &mut buffer, opt)?,
+            LoaderKind::FineWeb => {
+                let walk = PageWalk {
+                    task: &spec.task,
+                    dataset: &spec.dataset,
+                    num_pages: spec.num_pages,
+                    rows_per_page: ROWS_PER_PAGE,
+                };
+                let buffer = &mut buffer;
+                fineweb_attempt(&walk, &mut rng, src, opt, &mut |_, page, rows| {
+                    for r in rows {
+                        let text = r.text.ok_or_else(|| {
+                            FetchError::Fatal(anyhow::anyhow!(
+                                "{}: a row of page {} has no `text`",
+                                spec.dataset,
+                                page.name()
+                            ))
+                        })?;
+                        row_tokens(tok, &text, buffer)?;
+                    }
+                    if opt.verbose {
+                        eprintln!(
+                            "{}: page {} ({} tokens so far)",
+                            spec.task,
+                            page.name(),
+                            buffer.len()
+                        );
+                    }
+                    Ok(())
+                })?
+            }
             LoaderKind::Simple {
                 config,
                 max_pages,

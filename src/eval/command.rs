@@ -2,6 +2,7 @@
 //! batches of `sn9 data sample` (or `sn9 data pack`), as JSON Lines for `sn9 score`.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,10 +14,11 @@ use serde_json::{Value, json};
 use super::{LanguageModel, mean, text_loss};
 use crate::competition::Schedule;
 use crate::data::shards::Shards;
+use crate::data::speech_batches::{SpeechBatches, SpeechEntry, is_speech_dir};
 use crate::device::{BackendTask, DeviceSpec, dispatch};
 use crate::error::user;
-use crate::model::command::{ComputeDtype, fit};
-use crate::model::{LoadedModel, ModelConfig, size_on_disk};
+use crate::model::command::{ComputeDtype, describe_dir, fit};
+use crate::model::{LoadedModel, size_on_disk};
 use crate::output::{Printer, Table, stdout};
 
 #[derive(Debug, clap::Args)]
@@ -24,9 +26,16 @@ pub struct EvalArgs {
     /// Model directories (config.json + safetensors).
     #[arg(required = true)]
     pub models: Vec<PathBuf>,
-    /// Token-shard directory from `sn9 data sample` (one shard per task).
+    /// Batches from `sn9 data sample`: token shards (text competitions) or speech batches (TTS).
     #[arg(long, env = "SN9_BATCHES")]
     pub batches: PathBuf,
+    /// TTS: the Vocos vocoder directory (`sn9 hub pull charactr/vocos-mel-24khz`).
+    #[arg(long, env = "SN9_VOCODER", value_name = "DIR")]
+    pub vocoder: Option<PathBuf>,
+    /// TTS: the Whisper directory that transcribes the synthesised speech
+    /// (`sn9 hub pull openai/whisper-large-v2`).
+    #[arg(long, env = "SN9_ASR", value_name = "DIR")]
+    pub asr: Option<PathBuf>,
     /// Competition [default: the one the batches were sampled for].
     #[arg(long)]
     pub competition: Option<u16>,
@@ -187,6 +196,10 @@ pub struct WorkerArgs {
     /// Address-space limit of this process in MiB (CPU only).
     #[arg(long)]
     pub memory_limit_mb: Option<u64>,
+    #[arg(long)]
+    pub vocoder: Option<PathBuf>,
+    #[arg(long)]
+    pub asr: Option<PathBuf>,
 }
 
 /// Caps this process's address space (`RLIMIT_AS`), so an oversized model fails to allocate
@@ -208,15 +221,58 @@ fn limit_memory(mb: u64) -> Result<()> {
     Ok(())
 }
 
-fn load_tasks(shards: &Shards) -> Vec<(String, Vec<Vec<u32>>)> {
-    (0..shards.manifest.shards.len())
+/// What a model is evaluated on: token sequences (text competitions) or speech entries (TTS).
+#[derive(Clone)]
+enum Batches {
+    Tokens(Vec<(String, Vec<Vec<u32>>)>),
+    Speech {
+        tasks: Vec<(String, Vec<SpeechEntry>)>,
+        /// The validator's seed (decimal), for the sampler's noise.
+        seed: String,
+    },
+}
+
+impl Batches {
+    fn task_names(&self) -> Vec<String> {
+        match self {
+            Batches::Tokens(t) => t.iter().map(|(n, _)| n.clone()).collect(),
+            Batches::Speech { tasks, .. } => tasks.iter().map(|(n, _)| n.clone()).collect(),
+        }
+    }
+}
+
+/// The batches of a directory and its origin (block, seed, pages), with the token shards'
+/// manifest for the tokenizer and sequence-length checks.
+fn load_batches(dir: &Path) -> Result<(Batches, Value, Option<Shards>)> {
+    if is_speech_dir(dir) {
+        let b = SpeechBatches::open(dir)?;
+        let mut tasks = Vec::new();
+        for (i, t) in b.manifest.tasks.iter().enumerate() {
+            tasks.push((t.name.clone(), b.entries(i)?));
+        }
+        let seed = b
+            .manifest
+            .origin
+            .get("seed")
+            .and_then(|s| s.as_str())
+            .unwrap_or("0")
+            .to_string();
+        return Ok((Batches::Speech { tasks, seed }, b.manifest.origin, None));
+    }
+    let shards = Shards::open(dir)?;
+    let tasks = (0..shards.manifest.shards.len())
         .map(|i| {
             (
                 shards.manifest.shards[i].name.clone(),
                 shards.sequences(i).collect(),
             )
         })
-        .collect()
+        .collect();
+    Ok((
+        Batches::Tokens(tasks),
+        shards.manifest.origin.clone(),
+        Some(shards),
+    ))
 }
 
 pub fn run_worker(a: WorkerArgs) -> Result<()> {
@@ -225,14 +281,16 @@ pub fn run_worker(a: WorkerArgs) -> Result<()> {
     {
         limit_memory(mb)?;
     }
-    let shards = Shards::open(&a.batches)?;
+    let (batches, _, _) = load_batches(&a.batches)?;
     let out = dispatch(
         a.device,
         Job {
             dir: a.model,
-            tasks: load_tasks(&shards),
+            batches,
             dtype: a.dtype,
             batch_size: a.batch_size,
+            vocoder: a.vocoder,
+            asr: a.asr,
         },
     )?;
     let doc: Vec<Value> = out
@@ -275,6 +333,16 @@ fn run_isolated(a: &EvalArgs, dir: &Path, limit: u64) -> Result<TaskOutcome> {
             a.memory_limit_mb
                 .map(|m| vec!["--memory-limit-mb".to_string(), m.to_string()])
                 .unwrap_or_default(),
+        )
+        .args(
+            a.vocoder
+                .iter()
+                .flat_map(|v| [OsStr::new("--vocoder"), v.as_os_str()]),
+        )
+        .args(
+            a.asr
+                .iter()
+                .flat_map(|v| [OsStr::new("--asr"), v.as_os_str()]),
         )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -410,19 +478,34 @@ impl<B: Backend> LanguageModel for BurnLm<B> {
 /// What to evaluate one model on.
 struct Job {
     dir: PathBuf,
-    tasks: Vec<(String, Vec<Vec<u32>>)>,
+    batches: Batches,
     dtype: ComputeDtype,
     batch_size: usize,
+    vocoder: Option<PathBuf>,
+    asr: Option<PathBuf>,
 }
 
 /// Per task: the raw score, or why it failed.
-type TaskOutcome = Vec<(String, Result<f64, String>)>;
+pub(super) type TaskOutcome = Vec<(String, Result<f64, String>)>;
 
 impl BackendTask for Job {
     type Output = TaskOutcome;
     fn run<B: Backend>(self, device: B::Device) -> Result<TaskOutcome> {
+        let tasks = match self.batches {
+            Batches::Tokens(t) => t,
+            Batches::Speech { tasks, seed } => {
+                return super::tts::evaluate::<B>(
+                    &self.dir,
+                    self.vocoder.as_deref(),
+                    self.asr.as_deref(),
+                    &tasks,
+                    &seed,
+                    &device,
+                );
+            }
+        };
         let model = LoadedModel::<B>::load_as(&self.dir, self.dtype.into(), &device)?;
-        let total: usize = self.tasks.iter().map(|(_, s)| s.len()).sum();
+        let total: usize = tasks.iter().map(|(_, s)| s.len()).sum();
         let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             let b = indicatif::ProgressBar::new(total as u64);
             b.set_style(
@@ -443,7 +526,7 @@ impl BackendTask for Job {
             progress,
         };
         let mut out = Vec::new();
-        for (name, seqs) in &self.tasks {
+        for (name, seqs) in &tasks {
             let r = match text_loss(&lm, seqs, None) {
                 Ok(Ok(losses)) if losses.iter().any(|l| !l.is_finite()) => {
                     Err("a batch loss is not finite (NaN or inf logits)".to_string())
@@ -476,8 +559,8 @@ fn done_models(path: &Path) -> Result<BTreeSet<String>> {
 }
 
 pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
-    let shards = Shards::open(&a.batches)?;
-    let origin = &shards.manifest.origin;
+    let (batches, origin, shards) = load_batches(&a.batches)?;
+    let origin = &origin;
     let competition = a
         .competition
         .or(origin
@@ -508,7 +591,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             )));
         }
     }
-    if let Some(t) = &a.tokenizer {
+    if let (Some(t), Some(shards)) = (&a.tokenizer, &shards) {
         let file = if t.is_dir() {
             t.join("tokenizer.json")
         } else {
@@ -537,8 +620,19 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             )));
         }
     }
-    let tasks = load_tasks(&shards);
-    if let Some(seq) = comp.constraints.sequence_length
+    let tasks = batches.task_names();
+    if let Batches::Speech { .. } = &batches {
+        for (flag, v) in [("--vocoder", &a.vocoder), ("--asr", &a.asr)] {
+            if v.is_none() {
+                return Err(user(format!(
+                    "{} holds speech batches (TTS): pass {flag} DIR (or set SN9_{})",
+                    a.batches.display(),
+                    if flag == "--asr" { "ASR" } else { "VOCODER" }
+                )));
+            }
+        }
+    }
+    if let (Some(seq), Some(shards)) = (comp.constraints.sequence_length, &shards)
         && seq as usize != shards.manifest.seq_len
     {
         p.warn(format!(
@@ -572,19 +666,13 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
         }
         let start = Instant::now();
         // The competition's checks, before spending compute.
-        let why_not: Vec<String> = match ModelConfig::from_file(&dir.join("config.json")) {
-            Ok(cfg) => {
+        let why_not: Vec<String> = match describe_dir(dir) {
+            Ok(d) => {
                 if a.skip_checks {
                     Vec::new()
                 } else {
                     let bytes = size_on_disk(dir)?;
-                    fit(
-                        &cfg.architecture,
-                        Some(cfg.vocab_size),
-                        cfg.parameter_count(),
-                        bytes,
-                        &comp,
-                    )
+                    fit(&d.architecture, d.vocab_size, d.parameters, bytes, &comp)
                 }
             }
             Err(e) => vec![format!("{e:#}")],
@@ -592,7 +680,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
         let outcome: TaskOutcome = if !why_not.is_empty() {
             tasks
                 .iter()
-                .map(|(n, _)| {
+                .map(|n| {
                     (
                         n.clone(),
                         Err(format!(
@@ -614,9 +702,11 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
                     a.device,
                     Job {
                         dir: dir.clone(),
-                        tasks: tasks.clone(),
+                        batches: batches.clone(),
                         dtype: a.dtype,
                         batch_size: a.batch_size,
+                        vocoder: a.vocoder.clone(),
+                        asr: a.asr.clone(),
                     },
                 ),
             };
@@ -624,7 +714,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
                 Ok(o) => o,
                 Err(e) => tasks
                     .iter()
-                    .map(|(n, _)| (n.clone(), Err(format!("{e:#}"))))
+                    .map(|n| (n.clone(), Err(format!("{e:#}"))))
                     .collect(),
             }
         };

@@ -3,6 +3,7 @@
 //! run the same code.
 
 pub mod command;
+pub mod tts;
 
 use anyhow::Result;
 

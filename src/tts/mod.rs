@@ -8,6 +8,7 @@ pub mod command;
 pub mod config;
 pub mod e2tts;
 pub mod randn;
+pub mod resample;
 pub mod synth;
 pub mod text;
 pub mod unett;

@@ -82,7 +82,28 @@ pub fn synthesize<B: Backend>(
     device: &B::Device,
 ) -> Result<Synthesis> {
     let tokens = convert_char_to_pinyin(text);
-    let ids = list_str_to_idx(&[tokens], &model.vocab);
+    synthesize_tokens(
+        model,
+        vocoder,
+        ref_audio,
+        &tokens,
+        gen_audio_len,
+        seed,
+        device,
+    )
+}
+
+/// [`synthesize`] from the text's pinyin/character tokens (a batch's `tokenized_text`).
+pub fn synthesize_tokens<B: Backend>(
+    model: &E2tts<B>,
+    vocoder: &Vocos<B>,
+    ref_audio: &[f32],
+    tokens: &[String],
+    gen_audio_len: usize,
+    seed: u32,
+    device: &B::Device,
+) -> Result<Synthesis> {
+    let ids = list_str_to_idx(&[tokens.to_vec()], &model.vocab);
     let refs = [ref_audio.to_vec()];
     let s = model.sample(
         SampleRequest {

@@ -55,6 +55,12 @@ pub struct ValidateArgs {
     /// data at the sync block.
     #[arg(long, env = "SN9_TOKENIZER")]
     pub tokenizer: Option<PathBuf>,
+    /// TTS: the Vocos vocoder (`sn9 hub pull charactr/vocos-mel-24khz`), passed to `sn9 eval`.
+    #[arg(long, env = "SN9_VOCODER", value_name = "DIR")]
+    pub vocoder: Option<PathBuf>,
+    /// TTS: the Whisper model that transcribes (`sn9 hub pull openai/whisper-large-v2`).
+    #[arg(long, env = "SN9_ASR", value_name = "DIR")]
+    pub asr: Option<PathBuf>,
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,

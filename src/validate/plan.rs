@@ -350,14 +350,7 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
         .iter()
         .filter_map(|v| v["uid"].as_u64())
         .collect();
-    let tasks = |comp: u16| -> Result<Vec<String>> {
-        Ok(crate::data::shards::Shards::open(&batches(r, comp))?
-            .manifest
-            .shards
-            .iter()
-            .map(|s| s.name.clone())
-            .collect())
-    };
+    let tasks = |comp: u16| crate::data::speech_batches::task_names(&batches(r, comp));
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -425,6 +418,14 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
             ]);
         if let Some(m) = r.a.memory_limit_mb {
             c.args(["--memory-limit-mb", &m.to_string()]);
+        }
+        if crate::data::speech_batches::is_speech_dir(&batches(r, comp)) {
+            if let Some(v) = &r.a.vocoder {
+                c.arg("--vocoder").arg(v);
+            }
+            if let Some(v) = &r.a.asr {
+                c.arg("--asr").arg(v);
+            }
         }
         c.stdout(std::process::Stdio::null());
         run_child("eval", c)?;

@@ -266,7 +266,9 @@ pub fn json_out(cmd: &mut std::process::Command) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 pub mod fakehub;
+pub mod npy;
 pub mod replay;
+pub mod speechserver;
 
 /// A Python venv under the target directory with `packages` installed from PyPI (made once);
 /// `None`, with the reason printed, when python3/venv or PyPI is not available.
