@@ -1626,7 +1626,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__sample)
-            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --s3-endpoint --json --quiet --verbose --help"
+            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --allow-empty --s3-endpoint --json --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

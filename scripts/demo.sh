@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the whole subnet offline on 2 cores, in minutes. A local chain and a local hub;
-# a validator and three miners; three tiny Llamas trained on the fixture corpus for different
-# numbers of steps; each pushed to the hub and committed on chain at a different block; then two
+# a validator and five miners in two competitions: three tiny Llamas trained on the fixture
+# corpus for different numbers of steps (text, 45% of the reward) and two tiny E2TTS models
+# (speech, 55%), each pushed to the hub and committed on chain at a different block; then two
 # `sn9 validate --once` rounds with blocks advanced between them, and the weights explained.
 #   bash scripts/demo.sh [SN9_BINARY] [WORK_DIR]
 set -euo pipefail
@@ -21,10 +22,10 @@ say "a local chain (subnet 9, weights rate limit 10 blocks) and the competition"
 sn9 chain local init "$work/chain" --weights-rate-limit 10 --block 1000 >/dev/null
 sn9 competitions
 
-say "wallets: a validator and three miners, registered on subnet 9"
-for w in vali m1 m2 m3; do sn9 -q wallet create --no-password --wallet-name "$w" >/dev/null; done
+say "wallets: a validator and five miners, registered on subnet 9"
+for w in vali m1 m2 m3 m4 m5; do sn9 -q wallet create --no-password --wallet-name "$w" >/dev/null; done
 sn9 -q chain local register --wallet-name vali --stake 10000 --validator >/dev/null
-for w in m1 m2 m3; do sn9 -q chain local register --wallet-name "$w" >/dev/null; done
+for w in m1 m2 m3 m4 m5; do sn9 -q chain local register --wallet-name "$w" >/dev/null; done
 sn9 chain metagraph
 
 say "data: the fixture corpus packed for training (first 320 documents) and held out for evaluation"
@@ -48,7 +49,28 @@ for i in 1 2 3; do
   echo "$w: ${steps[$i]} steps, validation loss $(grep '"val"' "run-$w/metrics.jsonl" | tail -1 | sed 's/.*"val_loss":\([0-9.]*\).*/\1/'), committed at block $block"
   sn9 -q chain local advance 3 >/dev/null
 done
+
+say "TTS miners: two tiny E2TTS models (sn9 model init), pushed whole and committed for competition 6"
+for i in 4 5; do
+  w=m$i
+  sn9 -q model init --config "$here/fixtures/demo/e2tts.json" --seed "$i" "tts-$w" >/dev/null
+  hk=$(sn9 --json wallet show --wallet-name "$w" | sed 's/.*"hotkey":"\([^"]*\)".*/\1/')
+  pushed=$(sn9 --json -q hub push "tts-$w" "miner$i/tiny-e2tts" --hotkey "$hk" --competition 6)
+  commit=$(echo "$pushed" | sed 's/.*"commit":"\([^"]*\)".*/\1/')
+  secure=$(echo "$pushed" | sed 's/.*"secure_hash":"\([^"]*\)".*/\1/')
+  meta=$(sn9 chain metadata encode "miner$i/tiny-e2tts" --commit "$commit" --secure-hash "$secure" --competition 6)
+  block=$(sn9 -q chain commit "$meta" --wallet-name "$w")
+  echo "$w: $(sn9 --json model info "tts-$w" | sed 's/.*"parameters":\([0-9]*\).*/\1/') parameters, committed at block $block"
+  sn9 -q chain local advance 3 >/dev/null
+done
 sn9 chain commitments
+
+say "speech evaluation data: eight clips of the fixtures, made into batches as the validator's loader makes them"
+sn9 -q data pack-speech "$here/fixtures/demo/speech.jsonl" --seed 9 --out speech >/dev/null
+# The validator's speech tools: a tiny Vocos and a tiny Whisper with random weights (the
+# reference's fixtures; the real ones are `sn9 hub pull charactr/vocos-mel-24khz` and
+# `sn9 hub pull openai/whisper-large-v2`).
+export SN9_VOCODER="$here/fixtures/ttsref/vocos_tiny/model" SN9_ASR="$here/fixtures/ttsref/whisper_tiny"
 
 say "the evaluation delay passes (10 blocks)"
 sn9 chain local advance 12
@@ -65,12 +87,12 @@ PY
 }
 
 say "validator round 1"
-sn9 validate --once --state-dir vali-state --eval-data eval --wallet-name vali --time-limit-s 300
+sn9 validate --once --state-dir vali-state --eval-data 2=eval,6=speech --wallet-name vali --time-limit-s 300
 why
 
 say "20 blocks later (past the weights rate limit): validator round 2, the EMA carried forward"
 sn9 chain local advance 20 >/dev/null
-sn9 validate --once --state-dir vali-state --eval-data eval --wallet-name vali --time-limit-s 300
+sn9 validate --once --state-dir vali-state --eval-data 2=eval,6=speech --wallet-name vali --time-limit-s 300
 
 say "weights on the local chain"
 python3 - "$work/chain/chain.json" <<'PY' || true

@@ -670,3 +670,124 @@ fn pack_speech_eval_score_with_text() {
     assert!((tts_share - 0.55).abs() < 1e-6, "{w}");
     assert!((weights[1] + weights[2] - 0.45).abs() < 1e-6, "{w}");
 }
+
+/// Hostile or broken inputs of the TTS evaluation: clear errors for the operator's tools and
+/// unreadable clips; a model without `vocab.txt` scored inf with the reason, the others still
+/// scored.
+#[test]
+fn tts_evaluation_bad_input() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = speech_rows(d.path(), 3);
+    let batches = d.path().join("speech");
+    common::ok(
+        &sn9()
+            .args(["-q", "data", "pack-speech"])
+            .arg(&rows)
+            .arg("--out")
+            .arg(&batches)
+            .output()
+            .unwrap(),
+    );
+    let schedule = root().join("fixtures/demo/schedule.json");
+    let eval = |models: &[&Path], vocoder: &Path, asr: &Path| {
+        sn9()
+            .env("SN9_SCHEDULE", &schedule)
+            .arg("eval")
+            .args(models)
+            .arg("--batches")
+            .arg(&batches)
+            .args(["--competition", "6", "--vocoder"])
+            .arg(vocoder)
+            .arg("--asr")
+            .arg(asr)
+            .output()
+            .unwrap()
+    };
+    let good = tts("e2tts_tiny/model");
+    // A Whisper directory without tokenizer.json, a vocoder directory without config.yaml.
+    let asr = d.path().join("asr");
+    std::fs::create_dir(&asr).unwrap();
+    for f in ["config.json", "generation_config.json", "model.safetensors"] {
+        std::fs::copy(tts("whisper_tiny").join(f), asr.join(f)).unwrap();
+    }
+    fails_with(
+        eval(&[&good], &tts("vocos_tiny/model"), &asr),
+        "tokenizer.json",
+    );
+    fails_with(
+        eval(&[&good], d.path(), &tts("whisper_tiny")),
+        "config.yaml",
+    );
+    // Token shards for the TTS competition are refused.
+    let o = sn9()
+        .env("SN9_SCHEDULE", &schedule)
+        .arg("eval")
+        .arg(&good)
+        .arg("--batches")
+        .arg(root().join("fixtures/demo"))
+        .args(["--competition", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    // A miner's repository without vocab.txt: inf with the reason; the good one is scored.
+    let bad = d.path().join("novocab");
+    copy_model(&good, &bad);
+    std::fs::remove_file(bad.join("vocab.txt")).unwrap();
+    let o = eval(
+        &[&bad, &good],
+        &tts("vocos_tiny/model"),
+        &tts("whisper_tiny"),
+    );
+    common::ok(&o);
+    let rows: Vec<Value> = common::json_lines(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["loss"], "inf");
+    assert!(
+        rows[0]["error"].as_str().unwrap().contains("vocab.txt"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[1]["loss"].as_f64().is_some(), "{}", rows[1]);
+    // Clips that are not audio, hold no samples, or claim an absurd rate.
+    let clip = |name: &str, bytes: &[u8], want: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let rows = d.path().join(format!("{name}.jsonl"));
+        std::fs::write(
+            &rows,
+            format!(
+                "{{\"text\": \"hello world\", \"audio\": \"{}\"}}\n",
+                p.display()
+            ),
+        )
+        .unwrap();
+        let o = sn9()
+            .args(["data", "pack-speech"])
+            .arg(&rows)
+            .arg("--out")
+            .arg(d.path().join(format!("{name}.out")))
+            .output()
+            .unwrap();
+        fails_with(o, want);
+    };
+    let header = |rate: u32, frames: u32| {
+        let mut h = Vec::new();
+        h.extend_from_slice(b"RIFF");
+        h.extend_from_slice(&(36 + frames * 2).to_le_bytes());
+        h.extend_from_slice(b"WAVEfmt ");
+        h.extend_from_slice(&16u32.to_le_bytes());
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.extend_from_slice(&rate.to_le_bytes());
+        h.extend_from_slice(&(rate * 2).to_le_bytes());
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&16u16.to_le_bytes());
+        h.extend_from_slice(b"data");
+        h.extend_from_slice(&(frames * 2).to_le_bytes());
+        h.extend(std::iter::repeat_n(0u8, frames as usize * 2));
+        h
+    };
+    clip("html.wav", b"<html>404</html>", "not a WAV");
+    clip("empty.wav", &header(16000, 0), "empty.wav");
+    clip("absurd.wav", &header(4_000_000, 10), "sample rate");
+}

@@ -68,6 +68,11 @@ fn sn9(dir: &Path) -> Command {
     .env("SN9_WALLET_PATH", dir.join("wallets"))
     .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
     .env("HF_HOME", dir.join("hf"))
+    .env(
+        "SN9_VOCODER",
+        root().join("fixtures/ttsref/vocos_tiny/model"),
+    )
+    .env("SN9_ASR", root().join("fixtures/ttsref/whisper_tiny"))
     .current_dir(dir);
     c
 }
@@ -80,7 +85,7 @@ fn validate(dir: &Path) -> Command {
         "--state-dir",
         "vali-state",
         "--eval-data",
-        "eval",
+        "2=eval,6=speech",
         "--wallet-name",
         "vali",
         "--time-limit-s",
@@ -98,8 +103,21 @@ fn demo_runs_the_whole_subnet_offline() {
     let s = chain_state(d.path());
     let w = s["subnets"]["9"]["weights"].as_array().unwrap();
     assert_eq!(w.len(), 2, "weights set once per round");
-    // The longest-trained, earliest miner (uid 1) takes the weight.
-    assert_eq!(w[0]["uids"], serde_json::json!([1]));
+    // The longest-trained, earliest text miner (uid 1) and the better of the two TTS miners
+    // (uid 4) take the weight, 45% and 55% of it as their competitions' rewards.
+    assert_eq!(w[0]["uids"], serde_json::json!([1, 4]));
+    let tts_rows: Vec<Value> = std::fs::read_to_string(last_round(d.path()).join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["competition"] == 6)
+        .collect();
+    assert_eq!(tts_rows.len(), 2);
+    assert!(
+        tts_rows
+            .iter()
+            .all(|r| r["task"] == "PPL_SPEECH" && r["loss"].as_f64().is_some())
+    );
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(d.path().join("vali-state/state.json")).unwrap(),
     )
@@ -301,8 +319,14 @@ fn memory_cap_and_vanished_repos_are_scored_with_reasons() {
         .unwrap();
     common::ok(&out);
     let r = rows(d.path());
-    assert_eq!(r.len(), 3);
-    assert!(r.iter().all(|x| x["loss"] == "inf" && x["error"].as_str().unwrap().contains("allocate memory")), "{r:?}");
+    assert_eq!(r.len(), 5, "three text and two TTS models");
+    assert!(
+        r.iter().all(|x| x["loss"] == "inf" && {
+            let e = x["error"].as_str().unwrap();
+            e.contains("allocate memory") || e.contains("out of memory")
+        }),
+        "{r:?}"
+    );
     sn9(d.path())
         .args(["chain", "local", "advance", "11"])
         .output()
@@ -358,7 +382,7 @@ fn a_round_against_a_node_samples_its_data_and_submits_weights() {
             )
         })
         .collect();
-    assert_eq!(commitments.len(), 3);
+    assert_eq!(commitments.len(), 5, "three text and two TTS miners");
     let node = ReplayNode::start(Behaviour::default());
     node.add_call(
         "SubnetInfoRuntimeApi_get_selective_mechagraph",
@@ -410,6 +434,26 @@ fn a_round_against_a_node_samples_its_data_and_submits_weights() {
     .unwrap();
     assert_eq!(m["origin"]["sync_block"], 6_852_600);
     assert!(!server.requests().is_empty());
+    // The TTS competition's loader fails on this (text-only) server: as in the reference, its
+    // task is skipped and with no task left every loadable model scores 0.
+    let m6: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("batches-6/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m6["tasks"], serde_json::json!([]));
+    assert!(m6["origin"]["tasks"][0]["skipped"].is_string(), "{m6}");
+    let rows: Vec<Value> = std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Value| v["competition"] == 6)
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["score"] == 0.0 && r["error"].is_null()),
+        "{rows:?}"
+    );
     // The extrinsic: set_weights(9, the round's u16 uids and weights, 4062).
     let w: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("weights.json")).unwrap()).unwrap();

@@ -233,6 +233,11 @@ pub struct SampleArgs {
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
+    /// Write the batches even when every task's loader failed (no task then): the reference
+    /// validator skips such tasks, and with none left scores every loadable model 0 (what
+    /// `sn9 eval` then does). `sn9 validate` samples with this.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Endpoint of the Software Heritage bucket (Stack v2 contents; needs AWS_ACCESS_KEY_ID and
     /// AWS_SECRET_ACCESS_KEY).
     #[arg(long, env = "SN9_S3_ENDPOINT", default_value = super::s3::DEFAULT_ENDPOINT)]
@@ -761,9 +766,9 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
             }
         }
     }
-    if out_shards.is_empty() {
+    if out_shards.is_empty() && !a.allow_empty {
         return Err(user(
-            "no task produced data (see the warnings above); nothing written",
+            "no task produced data (see the warnings above); nothing written (--allow-empty writes batches without tasks, as the reference then scores every model 0)",
         ));
     }
     let manifest = Manifest {
@@ -874,9 +879,9 @@ fn sample_speech_batches(
             }
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && !a.allow_empty {
         return Err(user(
-            "no task produced data (see the warnings above); nothing written",
+            "no task produced data (see the warnings above); nothing written (--allow-empty writes batches without tasks, as the reference then scores every model 0)",
         ));
     }
     let origin = json!({

@@ -620,10 +620,29 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             )));
         }
     }
+    let speech_comp = comp
+        .eval_tasks
+        .iter()
+        .any(|t| t.dataset_id == crate::data::speech::DATASET_ID);
+    let speech_batches = matches!(batches, Batches::Speech { .. });
+    if speech_comp != speech_batches {
+        return Err(user(format!(
+            "competition {competition} evaluates {}, but {} holds {}; sample its batches with `sn9 data sample --competition {competition}`",
+            if speech_comp { "speech (TTS)" } else { "text" },
+            a.batches.display(),
+            if speech_batches {
+                "speech batches"
+            } else {
+                "token shards"
+            }
+        )));
+    }
     let tasks = batches.task_names();
     if let Batches::Speech { .. } = &batches {
-        for (flag, v) in [("--vocoder", &a.vocoder), ("--asr", &a.asr)] {
-            if v.is_none() {
+        match (&a.vocoder, &a.asr) {
+            (Some(v), Some(asr)) => super::tts::check_tools(v, asr)?,
+            (v, _) => {
+                let flag = if v.is_none() { "--vocoder" } else { "--asr" };
                 return Err(user(format!(
                     "{} holds speech batches (TTS): pass {flag} DIR (or set SN9_{})",
                     a.batches.display(),
@@ -665,6 +684,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             continue;
         }
         let start = Instant::now();
+        let mut no_task_failure: Option<String> = None;
         // The competition's checks, before spending compute.
         let why_not: Vec<String> = match describe_dir(dir) {
             Ok(d) => {
@@ -712,12 +732,50 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             };
             match result {
                 Ok(o) => o,
-                Err(e) => tasks
-                    .iter()
-                    .map(|n| (n.clone(), Err(format!("{e:#}"))))
-                    .collect(),
+                Err(e) => {
+                    no_task_failure = Some(format!("{e:#}"));
+                    tasks
+                        .iter()
+                        .map(|n| (n.clone(), Err(format!("{e:#}"))))
+                        .collect()
+                }
             }
         };
+        if tasks.is_empty() {
+            // No task has data (every loader failed): the reference's score_model sums over no
+            // task, so a model that loads and passes the checks scores 0, any other inf.
+            let failure = if !why_not.is_empty() {
+                Some(format!(
+                    "fails competition {competition}: {}",
+                    why_not.join("; ")
+                ))
+            } else {
+                no_task_failure.take()
+            };
+            let row = json!({
+                "uid": uid, "hotkey": a.hotkeys.get(i), "competition": competition,
+                "block": a.model_blocks.get(i), "score": if failure.is_some() { Value::from("inf") } else { Value::from(0.0) },
+                "eval_block": eval_block, "model": key, "error": failure,
+                "note": "no task of the competition has data this round (its loaders failed); the reference scores every loadable model 0",
+            });
+            let line = row.to_string();
+            writeln!(w, "{line}")?;
+            if let Some(f) = results_file.as_mut() {
+                writeln!(f, "{line}")?;
+                f.sync_data()?;
+            }
+            w.flush()?;
+            ours.push((
+                uid,
+                a.model_blocks.get(i).copied().or(eval_block),
+                if failure.is_some() {
+                    f64::INFINITY
+                } else {
+                    0.0
+                },
+            ));
+            continue;
+        }
         let mut task_scores = std::collections::BTreeMap::new();
         for (task, r) in &outcome {
             let (loss, err) = match r {

@@ -6,8 +6,8 @@
 //! STATE_DIR/validate.lock            held while a round runs (a second run exits at once)
 //! STATE_DIR/current-round            the block of an unfinished round (a rerun resumes it)
 //! STATE_DIR/rounds/<block>/          metagraph.json, commitments.jsonl, plan.json, pulls.jsonl,
-//!                                    batches/ (--eval-data) or batches-<competition>/ (sampled at
-//!                                    the sync block), results.jsonl, state.json, weights.json,
+//!                                    batches-<competition>/ (sampled at the sync block, or a
+//!                                    link to --eval-data), results.jsonl, state.json, weights.json,
 //!                                    score.txt, events.jsonl, done.json
 //! STATE_DIR/hf/                      the model cache (HF layout), pruned to the models still planned
 //! ```
@@ -47,10 +47,17 @@ pub struct ValidateArgs {
     /// the Hub].
     #[arg(long, env = "SN9_HUB", value_name = "URL")]
     pub hub: Option<String>,
-    /// Evaluation data: token shards, one per task (e.g. `sn9 data pack --task NAME`), used
-    /// instead of sampling the datasets at the sync block (offline rounds, tests).
-    #[arg(long, env = "SN9_EVAL_DATA", value_name = "DIR")]
-    pub eval_data: Option<PathBuf>,
+    /// Evaluation data used instead of sampling the datasets at the sync block (offline rounds,
+    /// tests): `COMPETITION=DIR` for one competition, or a bare `DIR` for every competition not
+    /// named; token shards (`sn9 data pack --task NAME`) or speech batches
+    /// (`sn9 data pack-speech`). Repeat or separate with commas.
+    #[arg(
+        long,
+        env = "SN9_EVAL_DATA",
+        value_name = "[COMP=]DIR",
+        value_delimiter = ','
+    )]
+    pub eval_data: Vec<String>,
     /// The competition's tokenizer (tokenizer.json or its directory), to sample the evaluation
     /// data at the sync block.
     #[arg(long, env = "SN9_TOKENIZER")]

@@ -259,26 +259,51 @@ pub fn pull(r: &Round, plan: &[Entry]) -> Result<()> {
     Ok(())
 }
 
-/// The evaluation batches of competition `comp`: the given `--eval-data` (`batches`), or its
-/// sample at the sync block (`batches-<comp>`).
+/// The evaluation batches of competition `comp` in the round: sampled at the sync block, or a
+/// link to the `--eval-data` given for it.
 fn batches(r: &Round, comp: u16) -> PathBuf {
-    if r.a.eval_data.is_some() {
-        path(r, "batches")
-    } else {
-        path(r, &format!("batches-{comp}"))
-    }
+    path(r, &format!("batches-{comp}"))
 }
 
-/// data: the evaluation batches (given shards, or each competition's sample at the sync block,
-/// as the reference draws them for the competition's tasks).
-pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
-    if let Some(src) = &r.a.eval_data {
-        let out = path(r, "batches");
-        if out.join("manifest.json").exists() {
-            return Ok(());
+/// The `--eval-data` directory for `comp`: its `COMP=DIR`, else the bare `DIR`.
+fn given_data(r: &Round, comp: u16) -> Result<Option<PathBuf>> {
+    let mut default = None;
+    for spec in &r.a.eval_data {
+        match spec.split_once('=') {
+            Some((c, dir)) => {
+                let c: u16 = c.trim().parse().map_err(|_| {
+                    user(format!(
+                        "--eval-data {spec}: `{c}` is not a competition id (give COMP=DIR or DIR)"
+                    ))
+                })?;
+                if c == comp {
+                    return Ok(Some(PathBuf::from(dir)));
+                }
+            }
+            None => default = Some(PathBuf::from(spec)),
         }
-        let src = std::fs::canonicalize(src)
+    }
+    Ok(default)
+}
+
+/// data: the evaluation batches of each planned competition: the `--eval-data` given for it
+/// (linked into the round), or its sample at the sync block, as the reference draws it for the
+/// competition's tasks (text competitions need `--tokenizer`).
+pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
+    let comps: BTreeSet<u16> = plan
+        .iter()
+        .map(|e| e.competition)
+        .filter(|&c| !batches(r, c).join("manifest.json").exists())
+        .collect();
+    let mut to_sample = Vec::new();
+    for comp in comps {
+        let Some(src) = given_data(r, comp)? else {
+            to_sample.push(comp);
+            continue;
+        };
+        let src = std::fs::canonicalize(&src)
             .map_err(|e| user(format!("--eval-data {}: {e}", src.display())))?;
+        let out = batches(r, comp);
         let _ = std::fs::remove_file(&out);
         #[cfg(unix)]
         std::os::unix::fs::symlink(&src, &out)?;
@@ -286,20 +311,9 @@ pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
         return Err(user(
             "--eval-data needs a Unix system (it is linked into the round)",
         ));
-        r.event("data", json!({"source": src}));
-        return Ok(());
+        r.event("data", json!({"competition": comp, "source": src}));
     }
-    let Some(tok) = &r.a.tokenizer else {
-        return Err(user(
-            "give --tokenizer (to sample the evaluation data at the sync block) or --eval-data DIR",
-        ));
-    };
-    let comps: BTreeSet<u16> = plan
-        .iter()
-        .map(|e| e.competition)
-        .filter(|&c| !batches(r, c).join("manifest.json").exists())
-        .collect();
-    if comps.is_empty() {
+    if to_sample.is_empty() {
         return Ok(());
     }
     let sync = crate::data::seed::sync_block(r.block);
@@ -310,7 +324,7 @@ pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
         .as_str()
         .context("chain block: no hash")?
         .to_string();
-    for comp in comps {
+    for comp in to_sample {
         let mut c = sn9(r.a)?;
         c.args([
             "-q",
@@ -323,11 +337,13 @@ pub fn data(r: &Round, plan: &[Entry]) -> Result<()> {
             "--competition",
             &comp.to_string(),
             "--force",
+            "--allow-empty",
             "--out",
         ])
-        .arg(batches(r, comp))
-        .arg("--tokenizer")
-        .arg(tok);
+        .arg(batches(r, comp));
+        if let Some(tok) = &r.a.tokenizer {
+            c.arg("--tokenizer").arg(tok);
+        }
         c.stdout(std::process::Stdio::null());
         run_child("data sample", c)?;
         r.event(
@@ -364,7 +380,18 @@ pub fn eval(r: &Round, plan: &[Entry]) -> Result<()> {
         if let Some(reason) = reason
             && !have.contains(&(e.uid as u64))
         {
-            for t in &tasks(e.competition)? {
+            let names = tasks(e.competition)?;
+            if names.is_empty() {
+                // No task has data this round: a combined score, inf for this model.
+                writeln!(
+                    f,
+                    "{}",
+                    json!({"uid": e.uid, "hotkey": e.hotkey, "competition": e.competition,
+                    "block": e.model_block, "score": "inf", "eval_block": r.block,
+                    "model": format!("uid:{}", e.uid), "error": reason})
+                )?;
+            }
+            for t in &names {
                 writeln!(
                     f,
                     "{}",
