@@ -42,6 +42,7 @@ bench:
 	@bash bench/pack.sh
 	@bash bench/train.sh
 	@bash bench/tts.sh
+	@bash bench/wer.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

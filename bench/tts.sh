@@ -13,38 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-venv=bench/.venv-tts
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch==2.6.0 torchaudio==2.6.0 vocos==0.1.0 x_transformers==2.1.5 \
-    librosa==0.10.2.post1 torchdiffeq==0.2.5 jieba==0.42.1 pypinyin==0.53.0 safetensors
-  "$venv/bin/pip" install -q --no-deps taoverse==2.0.2
-fi
-cargo build --release --quiet
-sn9=target/release/sn9
-
-cat > "$work/e2tts.json" <<'JSON'
-{"architectures": ["E2TTS"],
- "mel_spectrogram": {"target_sample_rate": 24000, "n_mel_channels": 100, "hop_length": 256, "win_length": 1024, "n_fft": 1024, "mel_spec_type": "vocos"},
- "backbone": {"dim": 256, "depth": 8, "heads": 8, "dim_head": 32, "ff_mult": 2},
- "odeint": {"method": "euler"},
- "sampling": {"nfe_step": 16, "cfg_strength": 2.0, "sway_sampling_coef": -1.0}}
-JSON
-$sn9 -q model init --config "$work/e2tts.json" --seed 1 "$work/model" >/dev/null
+. bench/tts_models.sh
 "$venv/bin/python" - "$work" <<'PY'
-import sys, wave, numpy as np, torch, yaml
-from vocos import Vocos
+import sys, wave, numpy as np
 work = sys.argv[1]
-cfg = {"feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
-       "init_args": {"sample_rate": 24000, "n_fft": 1024, "hop_length": 256, "n_mels": 100, "padding": "center"}},
-       "backbone": {"class_path": "vocos.models.VocosBackbone",
-       "init_args": {"input_channels": 100, "dim": 512, "intermediate_dim": 1536, "num_layers": 8}},
-       "head": {"class_path": "vocos.heads.ISTFTHead", "init_args": {"dim": 512, "n_fft": 1024, "hop_length": 256, "padding": "center"}}}
-import os; os.makedirs(f"{work}/vocos")
-yaml.safe_dump(cfg, open(f"{work}/vocos/config.yaml", "w"))
-torch.manual_seed(0)
-v = Vocos.from_hparams(f"{work}/vocos/config.yaml")
-torch.save(v.state_dict(), f"{work}/vocos/pytorch_model.bin")
 # A 4 s voiced-like reference clip: harmonics of a gliding pitch under a syllable envelope.
 t = np.arange(4 * 24000) / 24000
 f0 = 120 + 30 * np.sin(2 * np.pi * 0.5 * t)

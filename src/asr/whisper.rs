@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::error::user;
 use crate::model::llama::Linear;
 use crate::model::safetensors::{Dtype, SafeFile};
-use crate::tts::unett::{HostWeights, LayerNorm, to_device};
+use crate::tts::unett::{HostWeights, LayerNorm, linear, to_device};
 
 /// Encoder input frames of one segment (`2 · max_source_positions`).
 pub const SEGMENT_FRAMES: usize = 3000;
@@ -250,15 +250,6 @@ fn load_weights(dir: &Path, cfg: &WhisperConfig) -> Result<HostWeights> {
         )));
     }
     Ok(w)
-}
-
-fn linear<B: Backend>(w: &HostWeights, name: &str, bias: bool, device: &B::Device) -> Linear<B> {
-    Linear {
-        weight: burn::module::Param::from_tensor(to_device(w, &format!("{name}.weight"), device)),
-        bias: bias.then(|| {
-            burn::module::Param::from_tensor(to_device(w, &format!("{name}.bias"), device))
-        }),
-    }
 }
 
 /// `WhisperAttention`: q/v/out projections with bias, k without; scores scaled by `dh^-½`.

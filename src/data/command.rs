@@ -784,25 +784,37 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
         }),
     };
     shards::write(&a.out, manifest.clone(), &out_shards, a.force)?;
+    let written = serde_json::to_value(shards::Shards::open(&a.out)?.manifest)?;
+    print_sampled(&written, &records, "sequences", &a.out, p)
+}
+
+/// What `data sample` wrote: the manifest (`--json`), or a table of the tasks (`count` names the
+/// records' field with the kept batches) and where it went.
+fn print_sampled(
+    manifest: &Value,
+    records: &[Value],
+    count: &str,
+    out: &std::path::Path,
+    p: &Printer,
+) -> Result<()> {
     let mut w = stdout();
     if p.format == Format::Json {
-        let written = shards::Shards::open(&a.out)?.manifest;
-        writeln!(w, "{}", serde_json::to_string(&written)?)?;
+        writeln!(w, "{}", serde_json::to_string(manifest)?)?;
     } else {
-        let mut t = Table::new(["task", "dataset", "pages", "sequences", "status"]);
-        for r in &records {
+        let mut t = Table::new(["task", "dataset", "pages", count, "status"]);
+        for r in records {
             t.row([
                 r["task"].as_str().unwrap_or("").to_string(),
                 r["dataset"].as_str().unwrap_or("").to_string(),
                 r["pages"].as_array().map_or(0, |a| a.len()).to_string(),
-                r["sequences"].as_u64().unwrap_or(0).to_string(),
+                r[count].as_u64().unwrap_or(0).to_string(),
                 r["skipped"]
                     .as_str()
                     .map_or("ok".to_string(), |s| format!("skipped: {s}")),
             ]);
         }
         t.write(&mut w)?;
-        p.info(format!("written to {}", a.out.display()));
+        p.info(format!("written to {}", out.display()));
     }
     w.flush()?;
     Ok(())
@@ -889,27 +901,13 @@ fn sample_speech_batches(
         "block_hash": a.block_hash, "seed": seed.to_decimal(), "tasks": records,
     });
     let manifest = super::speech_batches::write(&a.out, origin, &out, a.force)?;
-    let mut w = stdout();
-    if p.format == Format::Json {
-        writeln!(w, "{}", serde_json::to_string(&manifest)?)?;
-    } else {
-        let mut t = Table::new(["task", "dataset", "pages", "samples", "status"]);
-        for r in &records {
-            t.row([
-                r["task"].as_str().unwrap_or("").to_string(),
-                r["dataset"].as_str().unwrap_or("").to_string(),
-                r["pages"].as_array().map_or(0, |a| a.len()).to_string(),
-                r["samples"].as_u64().unwrap_or(0).to_string(),
-                r["skipped"]
-                    .as_str()
-                    .map_or("ok".to_string(), |s| format!("skipped: {s}")),
-            ]);
-        }
-        t.write(&mut w)?;
-        p.info(format!("written to {}", a.out.display()));
-    }
-    w.flush()?;
-    Ok(())
+    print_sampled(
+        &serde_json::to_value(&manifest)?,
+        &records,
+        "samples",
+        &a.out,
+        p,
+    )
 }
 
 fn pack_speech(a: PackSpeechArgs, p: &Printer) -> Result<()> {

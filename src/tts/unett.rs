@@ -34,7 +34,13 @@ pub fn to_device<B: Backend, const D: usize>(
     )
 }
 
-fn linear<B: Backend>(w: &HostWeights, name: &str, bias: bool, device: &B::Device) -> Linear<B> {
+/// A linear layer from `{name}.weight` (`[out, in]`) and, with `bias`, `{name}.bias`.
+pub fn linear<B: Backend>(
+    w: &HostWeights,
+    name: &str,
+    bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
     Linear {
         weight: burn::module::Param::from_tensor(to_device(w, &format!("{name}.weight"), device)),
         bias: bias.then(|| {
