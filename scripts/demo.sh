@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: the whole subnet offline on 2 cores, in minutes. A local chain and a local hub;
-# a validator and five miners in two competitions: three tiny Llamas trained on the fixture
-# corpus for different numbers of steps (text, 45% of the reward) and two tiny E2TTS models
-# (speech, 55%), each pushed to the hub and committed on chain at a different block; then two
+# a validator and five miners in three competitions, shaped and weighted as the live schedule
+# (fixtures/demo/schedule.json): three tiny Llamas trained on the fixture corpus for different
+# numbers of steps (two in the B3-like competition 2, 15% of the reward; one in the B14-like
+# competition 4, 30%) and two tiny E2TTS models (the TTS competition 6, 55%), each pushed to the hub and committed on chain at a different block; then two
 # `sn9 validate --once` rounds with blocks advanced between them, and the weights explained.
 #   bash scripts/demo.sh [SN9_BINARY] [WORK_DIR]
 set -euo pipefail
@@ -34,19 +35,20 @@ tail -n 80 "$corpus" > heldout.jsonl
 sn9 -q data pack train.jsonl --tokenizer "$tok" --seq-len 32 --out shards >/dev/null
 sn9 -q data pack heldout.jsonl --tokenizer "$tok" --seq-len 32 --task TINY --out eval >/dev/null
 
-say "miners: train, push, commit (m1 trains longest and commits first)"
+say "text miners: train, push, commit (m1 trains longest and commits first; m2 enters the B14-like competition 4)"
 steps=(0 240 80 20)
+comps=(0 2 4 2)
 for i in 1 2 3; do
   w=m$i
   sn9 -q train --data shards --model "$here/fixtures/demo/model.json" --out "run-$w" \
-    --steps "${steps[$i]}" --batch-size 8 --lr 5e-3 --warmup-steps 10 --seed "$i" --competition 2 >/dev/null
+    --steps "${steps[$i]}" --batch-size 8 --lr 5e-3 --warmup-steps 10 --seed "$i" --competition "${comps[$i]}" >/dev/null
   hk=$(sn9 --json wallet show --wallet-name "$w" | sed 's/.*"hotkey":"\([^"]*\)".*/\1/')
-  pushed=$(sn9 --json -q hub push "run-$w/model" "miner$i/tiny-llama" --hotkey "$hk" --competition 2)
+  pushed=$(sn9 --json -q hub push "run-$w/model" "miner$i/tiny-llama" --hotkey "$hk" --competition "${comps[$i]}")
   commit=$(echo "$pushed" | sed 's/.*"commit":"\([^"]*\)".*/\1/')
   secure=$(echo "$pushed" | sed 's/.*"secure_hash":"\([^"]*\)".*/\1/')
-  meta=$(sn9 chain metadata encode "miner$i/tiny-llama" --commit "$commit" --secure-hash "$secure" --competition 2)
+  meta=$(sn9 chain metadata encode "miner$i/tiny-llama" --commit "$commit" --secure-hash "$secure" --competition "${comps[$i]}")
   block=$(sn9 -q chain commit "$meta" --wallet-name "$w")
-  echo "$w: ${steps[$i]} steps, validation loss $(grep '"val"' "run-$w/metrics.jsonl" | tail -1 | sed 's/.*"val_loss":\([0-9.]*\).*/\1/'), committed at block $block"
+  echo "$w: competition ${comps[$i]}, ${steps[$i]} steps, validation loss $(grep '"val"' "run-$w/metrics.jsonl" | tail -1 | sed 's/.*"val_loss":\([0-9.]*\).*/\1/'), committed at block $block"
   sn9 -q chain local advance 3 >/dev/null
 done
 
@@ -87,12 +89,12 @@ PY
 }
 
 say "validator round 1"
-sn9 validate --once --state-dir vali-state --eval-data 2=eval,6=speech --wallet-name vali --time-limit-s 300
+sn9 validate --once --state-dir vali-state --eval-data 2=eval,4=eval,6=speech --wallet-name vali --time-limit-s 300
 why
 
 say "20 blocks later (past the weights rate limit): validator round 2, the EMA carried forward"
 sn9 chain local advance 20 >/dev/null
-sn9 validate --once --state-dir vali-state --eval-data 2=eval,6=speech --wallet-name vali --time-limit-s 300
+sn9 validate --once --state-dir vali-state --eval-data 2=eval,4=eval,6=speech --wallet-name vali --time-limit-s 300
 
 say "weights on the local chain"
 python3 - "$work/chain/chain.json" <<'PY' || true

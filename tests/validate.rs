@@ -85,7 +85,7 @@ fn validate(dir: &Path) -> Command {
         "--state-dir",
         "vali-state",
         "--eval-data",
-        "2=eval,6=speech",
+        "2=eval,4=eval,6=speech",
         "--wallet-name",
         "vali",
         "--time-limit-s",
@@ -103,9 +103,11 @@ fn demo_runs_the_whole_subnet_offline() {
     let s = chain_state(d.path());
     let w = s["subnets"]["9"]["weights"].as_array().unwrap();
     assert_eq!(w.len(), 2, "weights set once per round");
-    // The longest-trained, earliest text miner (uid 1) and the better of the two TTS miners
-    // (uid 4) take the weight, 45% and 55% of it as their competitions' rewards.
-    assert_eq!(w[0]["uids"], serde_json::json!([1, 4]));
+    // Every competition has its winner, weighted by its reward (15%, 30%, 55%): the
+    // longest-trained, earliest text miner (uid 1) in competition 2, the only (valid) one in
+    // competition 4 (uid 2), the better of the two TTS miners (uid 4) in competition 6.
+    assert_eq!(w[0]["uids"], serde_json::json!([1, 2, 4]));
+    assert_eq!(w[0]["weights"], serde_json::json!([17873, 35746, 65535]));
     let tts_rows: Vec<Value> = std::fs::read_to_string(last_round(d.path()).join("results.jsonl"))
         .unwrap()
         .lines()
