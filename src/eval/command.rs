@@ -431,7 +431,8 @@ impl<B: Backend> LanguageModel for BurnLm<B> {
                 TensorData::new(flat, [chunk.len(), t]),
                 &self.device,
             );
-            let h = self.model.lm.hidden(ids.clone(), &self.model.rope, None);
+            let rope = self.model.rope_covering(t);
+            let h = self.model.lm.hidden(ids.clone(), &rope, None);
             let m = match mask {
                 None => {
                     counts.extend(std::iter::repeat_n((t - 1) as f64, chunk.len()));

@@ -298,11 +298,53 @@ impl ModelConfig {
 
     /// Parameter count as the subnet counts it: `sum(p.numel() for p in model.parameters())`,
     /// the tied embedding once.
+    ///
+    /// Computed in closed form with 128-bit arithmetic, saturating at `u64::MAX`: a hostile
+    /// config (a `vocab_size` of 2⁵⁷, 2⁴⁰ layers) never wraps into a count that fits a
+    /// competition, and nothing is allocated to count it.
     pub fn parameter_count(&self) -> u64 {
-        self.parameter_shapes()
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>() as u64)
-            .sum()
+        // Saturating products and sums: a huge dimension can only push the count up.
+        let m = |xs: &[usize]| {
+            xs.iter()
+                .fold(1u128, |acc, &x| acc.saturating_mul(x as u128))
+        };
+        let (d, hd, v, i) = (
+            self.hidden_size,
+            self.head_dim,
+            self.vocab_size,
+            self.intermediate_size,
+        );
+        let (h, kv) = (self.num_attention_heads, self.num_key_value_heads);
+        let parts = |on: bool, xs: &[u128]| -> u128 {
+            if on {
+                xs.iter().fold(0u128, |a, &x| a.saturating_add(x))
+            } else {
+                0
+            }
+        };
+        let per_layer = parts(
+            true,
+            &[
+                m(&[h, hd, d]),
+                m(&[2, kv, hd, d]),
+                m(&[d, h, hd]),
+                m(&[3, i, d]),
+                parts(self.qkv_bias, &[m(&[h, hd]), m(&[2, kv, hd])]),
+                parts(self.o_bias, &[m(&[d])]),
+                parts(self.mlp_bias, &[m(&[2, i]), m(&[d])]),
+                m(&[2, d]),
+            ],
+        );
+        let embed = m(&[v, d, if self.tie_word_embeddings { 1 } else { 2 }]);
+        let total = parts(
+            true,
+            &[
+                embed,
+                per_layer.saturating_mul(self.num_hidden_layers as u128),
+                m(&[d]),
+            ],
+        );
+        u64::try_from(total).unwrap_or(u64::MAX)
     }
 
     /// RoPE inverse frequencies after scaling (float32, as transformers computes them), and the
@@ -345,5 +387,49 @@ impl ModelConfig {
             }
         }
         inv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: Value) -> ModelConfig {
+        let mut v = serde_json::json!({
+            "architectures": ["LlamaForCausalLM"], "vocab_size": 100, "hidden_size": 16,
+            "intermediate_size": 24, "num_hidden_layers": 3, "num_attention_heads": 4,
+            "num_key_value_heads": 2
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        ModelConfig::from_json(&v).unwrap()
+    }
+
+    #[test]
+    fn closed_form_count_equals_the_shapes() {
+        for extra in [
+            serde_json::json!({}),
+            serde_json::json!({"tie_word_embeddings": true}),
+            serde_json::json!({"attention_bias": true, "mlp_bias": true}),
+            serde_json::json!({"architectures": ["Qwen2ForCausalLM"]}),
+        ] {
+            let c = cfg(extra);
+            let shapes: u64 = c
+                .parameter_shapes()
+                .iter()
+                .map(|(_, s)| s.iter().product::<usize>() as u64)
+                .sum();
+            assert_eq!(c.parameter_count(), shapes);
+        }
+    }
+
+    #[test]
+    fn hostile_sizes_saturate_instead_of_wrapping() {
+        // 144115188101636412 · 4096 wraps u64 (to 1024 per embedding) when computed naively.
+        let c = cfg(serde_json::json!({"vocab_size": 144115188101636412u64, "hidden_size": 4096}));
+        assert_eq!(c.parameter_count(), u64::MAX);
+        let c = cfg(serde_json::json!({"num_hidden_layers": 1u64 << 62}));
+        assert_eq!(c.parameter_count(), u64::MAX);
     }
 }

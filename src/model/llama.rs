@@ -117,6 +117,7 @@ fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
 }
 
 /// Rotary tables for positions `[offset, offset + t)`: cos and sin `[1, 1, t, hd]`.
+#[derive(Clone)]
 pub struct Rope<B: Backend> {
     pub cos: Tensor<B, 2>,
     pub sin: Tensor<B, 2>,
@@ -148,6 +149,15 @@ impl<B: Backend> Rope<B> {
                 sin: sin.cast(dtype),
             }
         }
+    }
+
+    /// Positions the tables cover.
+    pub fn len(&self) -> usize {
+        self.cos.dims()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn at(&self, offset: usize, t: usize) -> (Tensor<B, 4>, Tensor<B, 4>) {

@@ -45,8 +45,15 @@ fn param_tensor<B: Backend>(v: Vec<f32>, dtype: FloatDType, device: &B::Device) 
     }
 }
 
-fn rope_len(config: &ModelConfig) -> usize {
-    config.max_position_embeddings.max(1)
+/// Positions the rotary tables are built for up front. transformers computes the rotations for
+/// the positions a forward uses, whatever `max_position_embeddings` says (a config may claim 2⁶²
+/// positions, or fewer than the evaluation uses), so the tables cover
+/// `min(max_position_embeddings, ROPE_PREBUILT)` and [`LoadedModel::rope_covering`] extends
+/// them when a sequence is longer.
+pub const ROPE_PREBUILT: usize = 8192;
+
+pub fn rope_len(config: &ModelConfig) -> usize {
+    config.max_position_embeddings.clamp(1, ROPE_PREBUILT)
 }
 
 impl<B: Backend> LoadedModel<B> {
@@ -60,6 +67,17 @@ impl<B: Backend> LoadedModel<B> {
     pub fn load_as(dir: &Path, dtype: FloatDType, device: &B::Device) -> Result<Self> {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = WeightFiles::open(dir)?;
+        // Bound the tensor list by what the files hold before building it: every layer has
+        // several tensors, so a config claiming more layers than the files hold tensors cannot
+        // load (and is not enumerated).
+        let stored = files.index.len();
+        if config.num_hidden_layers > stored {
+            return Err(user(format!(
+                "{}: config.json says {} layers, the weights hold {stored} tensors in all",
+                dir.display(),
+                config.num_hidden_layers
+            )));
+        }
         let expected = config.parameter_shapes();
         for (name, shape) in &expected {
             let (f, info) = files.info(name).ok_or_else(|| {
@@ -160,9 +178,26 @@ impl<B: Backend> LoadedModel<B> {
         Ok(files)
     }
 
+    /// Rotary tables covering positions `0..n`: the prebuilt ones, or longer ones computed for
+    /// this call.
+    pub fn rope_covering(&self, n: usize) -> std::borrow::Cow<'_, Rope<B>> {
+        if n <= self.rope.len() {
+            std::borrow::Cow::Borrowed(&self.rope)
+        } else {
+            let device = self.rope.cos.device();
+            std::borrow::Cow::Owned(Rope::new(
+                &self.config.rope_inv_freq(),
+                n,
+                self.dtype,
+                &device,
+            ))
+        }
+    }
+
     /// Logits `[b, t, V]` for token ids `[b, t]` (no cache).
     pub fn logits(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.lm.logits(self.lm.hidden(ids, &self.rope, None))
+        let rope = self.rope_covering(ids.dims()[1]);
+        self.lm.logits(self.lm.hidden(ids, &rope, None))
     }
 
     /// Greedy generation of `new_tokens` tokens after `prompt` (one row), with a KV cache.
@@ -181,20 +216,15 @@ impl<B: Backend> LoadedModel<B> {
                 "prompt token {bad} is outside the vocabulary of {v}"
             )));
         }
-        if prompt.len() + new_tokens > self.config.max_position_embeddings {
-            return Err(user(format!(
-                "{} prompt + {new_tokens} new tokens exceed max_position_embeddings {}",
-                prompt.len(),
-                self.config.max_position_embeddings
-            )));
-        }
+        // Like transformers, positions past max_position_embeddings are rotated as any other.
+        let rope = self.rope_covering(prompt.len() + new_tokens);
         let mut cache = KvCache::new(self.config.num_hidden_layers);
         let mut out = Vec::with_capacity(new_tokens);
         let ids: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
         let mut input =
             Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, prompt.len()]), device);
         for _ in 0..new_tokens {
-            let h = self.lm.hidden(input, &self.rope, Some(&mut cache));
+            let h = self.lm.hidden(input, &rope, Some(&mut cache));
             let t = h.dims()[1];
             let last = h.narrow(1, t - 1, 1);
             let logits = self.lm.logits(last);

@@ -161,8 +161,16 @@ impl SafeFile {
         let mut metadata = Map::new();
         for (name, v) in obj {
             if name == "__metadata__" {
-                if let Value::Object(m) = v {
-                    metadata = m;
+                // safetensors reads it as `Option<HashMap<String, String>>`.
+                match v {
+                    Value::Null => {}
+                    Value::Object(m) if m.values().all(Value::is_string) => metadata = m,
+                    _ => {
+                        return Err(bad(
+                            path,
+                            "__metadata__ must map strings to strings (the safetensors library refuses this header)",
+                        ));
+                    }
                 }
                 continue;
             }
@@ -224,16 +232,34 @@ impl SafeFile {
                 },
             );
         }
+        // safetensors 0.4.5 (`Metadata::validate`, `read_metadata`): sorted by offsets, the
+        // tensors tile the data from byte 0 with no gap or overlap, and the last one ends where
+        // the file ends.
         let mut ranges: Vec<(usize, usize, &String)> =
             tensors.iter().map(|(k, t)| (t.start, t.end, k)).collect();
         ranges.sort();
-        for w in ranges.windows(2) {
-            if w[1].0 < w[0].1 {
+        let mut at = data_start;
+        for (a, b, name) in &ranges {
+            if *a != at {
                 return Err(bad(
                     path,
-                    format!("tensors {} and {} overlap", w[0].2, w[1].2),
+                    format!(
+                        "tensor {name} starts at data byte {} where {} was expected (a gap or an overlap; the safetensors library refuses the file: InvalidOffset)",
+                        a - data_start,
+                        at - data_start
+                    ),
                 ));
             }
+            at = *b;
+        }
+        if at != mmap.len() {
+            return Err(bad(
+                path,
+                format!(
+                    "{} bytes after the last tensor (the safetensors library refuses the file: MetadataIncompleteBuffer)",
+                    mmap.len() - at
+                ),
+            ));
         }
         Ok(SafeFile {
             path: path.to_path_buf(),
@@ -308,6 +334,28 @@ pub fn from_f32(values: &[f32], dtype: Dtype) -> Vec<u8> {
     out
 }
 
+/// transformers 4.44.1's check of a safetensors file's `__metadata__["format"]`: a file
+/// without metadata fails (`metadata.get` on `None`), and so does a format outside `allowed`
+/// (a single file of format `tf` or `flax` is sent to TensorFlow/Flax conversion, which a
+/// validator without those frameworks fails).
+fn check_format(f: &SafeFile, allowed: &[&str]) -> Result<()> {
+    let format = f.metadata.get("format").and_then(|v| v.as_str());
+    match format {
+        Some(x) if allowed.contains(&x) => Ok(()),
+        Some(x) => Err(bad(
+            &f.path,
+            format!(
+                "__metadata__ format is {x:?}; transformers loads {} here (save with save_pretrained)",
+                allowed.join(", ")
+            ),
+        )),
+        None => Err(bad(
+            &f.path,
+            "no __metadata__ format (transformers 4.44.1 fails on such a file; save with save_pretrained, which writes {\"format\": \"pt\"})",
+        )),
+    }
+}
+
 /// The safetensors files of a model directory: `model.safetensors`, or the shards named by
 /// `model.safetensors.index.json`.
 pub struct WeightFiles {
@@ -320,6 +368,17 @@ impl WeightFiles {
     pub fn open(dir: &Path) -> Result<WeightFiles> {
         let index_path = dir.join("model.safetensors.index.json");
         let single = dir.join("model.safetensors");
+        // transformers 4.44.1 (`from_pretrained`, a local directory) takes model.safetensors
+        // when it exists, and the index only otherwise.
+        if single.exists() {
+            let f = SafeFile::open(&single)?;
+            check_format(&f, &["pt", "mlx"])?;
+            let index = f.tensors.keys().map(|k| (k.clone(), 0)).collect();
+            return Ok(WeightFiles {
+                files: vec![f],
+                index,
+            });
+        }
         if index_path.exists() {
             let text = std::fs::read_to_string(&index_path).map_err(|e| bad(&index_path, e))?;
             let v: Value = serde_json::from_str(&text)
@@ -363,7 +422,10 @@ impl WeightFiles {
                         format!("shard {name} is missing from {}", dir.display()),
                     ));
                 }
-                files.push(SafeFile::open(&p)?);
+                let f = SafeFile::open(&p)?;
+                // `load_state_dict` per shard: the format check only (no conversion path).
+                check_format(&f, &["pt", "tf", "flax", "mlx"])?;
+                files.push(f);
             }
             for (tensor, &i) in &index {
                 if !files[i].tensors.contains_key(tensor) {
@@ -374,13 +436,6 @@ impl WeightFiles {
                 }
             }
             Ok(WeightFiles { files, index })
-        } else if single.exists() {
-            let f = SafeFile::open(&single)?;
-            let index = f.tensors.keys().map(|k| (k.clone(), 0)).collect();
-            Ok(WeightFiles {
-                files: vec![f],
-                index,
-            })
         } else {
             let hint = if dir.join("pytorch_model.bin").exists() {
                 " (pickled pytorch_model.bin is not loaded, as validators load safetensors only; re-save with safe_serialization=True)"

@@ -611,7 +611,7 @@ impl MultiDeviceTask for Job {
         let compute: burn::tensor::FloatDType = t.dtype.into();
         model.rope = Rope::new(
             &config.rope_inv_freq(),
-            config.max_position_embeddings.max(1),
+            crate::model::rope_len(&config).max(shards.manifest.seq_len),
             compute,
             &device,
         );
@@ -627,7 +627,7 @@ impl MultiDeviceTask for Job {
                 lm,
                 rope: Rope::new(
                     &config.rope_inv_freq(),
-                    config.max_position_embeddings.max(1),
+                    crate::model::rope_len(&config).max(shards.manifest.seq_len),
                     compute,
                     d,
                 ),
@@ -639,7 +639,7 @@ impl MultiDeviceTask for Job {
         drop(weights);
         let inner_rope = Rope::<B>::new(
             &config.rope_inv_freq(),
-            config.max_position_embeddings.max(1),
+            crate::model::rope_len(&config).max(shards.manifest.seq_len),
             burn::tensor::FloatDType::F32,
             &device,
         );

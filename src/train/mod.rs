@@ -73,7 +73,8 @@ fn replica_grads<B: Backend>(
     let mut acc: Named<B> = Named::new();
     let mut loss_sum: Option<Tensor<B, 1>> = None;
     for ids in micro {
-        let loss = lm_loss(&model.lm, &model.rope, ids.clone());
+        let rope = model.rope_covering(ids.dims()[1]).into_owned();
+        let loss = lm_loss(&model.lm, &rope, ids.clone());
         let grads = loss.clone().mul_scalar(scale).backward();
         optim::accumulate(&mut model.lm, &grads, &mut acc)?;
         let l = loss.inner();

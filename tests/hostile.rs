@@ -1,0 +1,240 @@
+//! Hostile input (issue 21), through the binary: what miners upload must load exactly when the
+//! reference loads it and fail exactly when the reference fails it. Each case names the library
+//! behaviour it mirrors (transformers 4.44.1 `modeling_utils.py`, safetensors 0.4.5
+//! `tensor.rs`). Grows as new cases are found.
+
+mod common;
+use common::{json_out, root, sn9};
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+/// A tiny Llama (the demo's config, `max_position_embeddings` replaced when given), initialised
+/// with `seed` into `dir`.
+fn tiny(dir: &Path, seed: u64, max_pos: Option<u64>) -> PathBuf {
+    let mut cfg: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/demo/model.json")).unwrap(),
+    )
+    .unwrap();
+    if let Some(m) = max_pos {
+        cfg["max_position_embeddings"] = json!(m);
+    }
+    let cfgp = dir.join(format!("config-{seed}.json"));
+    std::fs::write(&cfgp, cfg.to_string()).unwrap();
+    let out = dir.join(format!("m{seed}-{}", max_pos.unwrap_or(0)));
+    common::ok(
+        &sn9()
+            .args([
+                "-q",
+                "model",
+                "init",
+                "--seed",
+                &seed.to_string(),
+                "--config",
+            ])
+            .arg(&cfgp)
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
+    out
+}
+
+/// Held-out batches of the fixture corpus (byte tokenizer, 32-token sequences).
+fn batches(dir: &Path) -> PathBuf {
+    let out = dir.join("eval");
+    if !out.exists() {
+        common::ok(
+            &sn9()
+                .args(["-q", "data", "pack"])
+                .arg(root().join("fixtures/corpus/tiny.jsonl"))
+                .arg("--tokenizer")
+                .arg(root().join("fixtures/tokenizer/bytes"))
+                .args(["--seq-len", "32", "--task", "TINY", "--out"])
+                .arg(&out)
+                .output()
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// The eval row of one model: its loss, or its error.
+fn eval(dir: &Path, model: &Path) -> Result<f64, String> {
+    let o = sn9()
+        .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+        .arg("eval")
+        .arg(model)
+        .arg("--batches")
+        .arg(batches(dir))
+        .args(["--competition", "2", "--skip-checks"])
+        .output()
+        .unwrap();
+    common::ok(&o);
+    let row: Value = serde_json::from_slice(&o.stdout).unwrap();
+    row["loss"]
+        .as_f64()
+        .ok_or_else(|| row["error"].as_str().unwrap_or("").to_string())
+}
+
+/// A safetensors file's header and data.
+fn split(path: &Path) -> (serde_json::Map<String, Value>, Vec<u8>) {
+    let b = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let h: Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
+    (h.as_object().unwrap().clone(), b[8 + n..].to_vec())
+}
+
+fn join(path: &Path, header: &serde_json::Map<String, Value>, data: &[u8]) {
+    let mut h = serde_json::to_vec(&Value::Object(header.clone())).unwrap();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(data);
+    std::fs::write(path, out).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// transformers 4.44.1 `from_pretrained` on a directory holding both `model.safetensors` and
+/// `model.safetensors.index.json` + shards loads `model.safetensors`.
+#[test]
+fn single_file_wins_over_shards_as_in_transformers() {
+    let d = tempfile::tempdir().unwrap();
+    let a = tiny(d.path(), 1, None);
+    let b = tiny(d.path(), 2, None);
+    let b_sharded = d.path().join("b-sharded");
+    common::ok(
+        &sn9()
+            .args(["-q", "model", "convert", "--max-shard-size", "40KB"])
+            .arg(&b)
+            .arg(&b_sharded)
+            .output()
+            .unwrap(),
+    );
+    assert!(b_sharded.join("model.safetensors.index.json").exists());
+    let both = d.path().join("both");
+    copy_dir(&b_sharded, &both);
+    std::fs::copy(a.join("model.safetensors"), both.join("model.safetensors")).unwrap();
+    let (la, lb, lboth) = (
+        eval(d.path(), &a).unwrap(),
+        eval(d.path(), &b_sharded).unwrap(),
+        eval(d.path(), &both).unwrap(),
+    );
+    assert_ne!(la, lb);
+    assert_eq!(lboth, la, "the single file's weights, not the shards'");
+}
+
+/// safetensors 0.4.5 `read_metadata`/`validate`: bytes after the last tensor
+/// (MetadataIncompleteBuffer), a gap before the first (InvalidOffset) and `__metadata__` that is
+/// not a string map (InvalidHeaderDeserialization) are refused, so the reference scores such a
+/// model inf; transformers 4.44.1 `load_state_dict` then requires `__metadata__["format"]`
+/// (`metadata.get` on None fails) and `from_pretrained` accepts only `pt` and `mlx` for a single
+/// file (`tf`/`flax` go to conversions a validator cannot run).
+#[test]
+fn safetensors_files_are_refused_where_the_library_refuses_them() {
+    let d = tempfile::tempdir().unwrap();
+    let a = tiny(d.path(), 1, None);
+    let good = eval(d.path(), &a).unwrap();
+    let (header, data) = split(&a.join("model.safetensors"));
+    let case = |name: &str, header: &serde_json::Map<String, Value>, data: &[u8]| {
+        let m = d.path().join(name);
+        copy_dir(&a, &m);
+        join(&m.join("model.safetensors"), header, data);
+        eval(d.path(), &m)
+    };
+    // Trailing bytes.
+    let mut more = data.clone();
+    more.extend_from_slice(&[0; 8]);
+    let e = case("trailing", &header, &more).unwrap_err();
+    assert!(e.contains("MetadataIncompleteBuffer"), "{e}");
+    // A gap before the first tensor.
+    let mut shifted = header.clone();
+    for (k, v) in shifted.iter_mut() {
+        if k != "__metadata__" {
+            let o = v["data_offsets"].as_array().unwrap();
+            let (s, t) = (o[0].as_u64().unwrap(), o[1].as_u64().unwrap());
+            v["data_offsets"] = json!([s + 8, t + 8]);
+        }
+    }
+    let mut gap = vec![0u8; 8];
+    gap.extend_from_slice(&data);
+    let e = case("gap", &shifted, &gap).unwrap_err();
+    assert!(e.contains("InvalidOffset"), "{e}");
+    // __metadata__ with a non-string value.
+    let mut h = header.clone();
+    h.insert("__metadata__".into(), json!({"format": "pt", "step": 3}));
+    let e = case("meta-int", &h, &data).unwrap_err();
+    assert!(e.contains("__metadata__"), "{e}");
+    // No __metadata__ at all.
+    let mut h = header.clone();
+    h.remove("__metadata__");
+    let e = case("no-meta", &h, &data).unwrap_err();
+    assert!(e.contains("no __metadata__ format"), "{e}");
+    // Formats: tf refused, mlx loaded as pt.
+    let mut h = header.clone();
+    h.insert("__metadata__".into(), json!({"format": "tf"}));
+    let e = case("tf", &h, &data).unwrap_err();
+    assert!(e.contains("\"tf\""), "{e}");
+    h.insert("__metadata__".into(), json!({"format": "mlx"}));
+    assert_eq!(case("mlx", &h, &data).unwrap(), good);
+}
+
+/// transformers computes the rotary embedding for the positions a forward uses, whatever
+/// `max_position_embeddings` says: a config claiming 2³³ positions, or fewer than the
+/// sequences have, scores exactly as the sane config (and never allocates tables for 2³³).
+#[test]
+fn max_position_embeddings_does_not_bound_or_blow_up_the_rotary_tables() {
+    let d = tempfile::tempdir().unwrap();
+    let base = eval(d.path(), &tiny(d.path(), 1, None)).unwrap();
+    assert_eq!(
+        eval(d.path(), &tiny(d.path(), 1, Some(1 << 33))).unwrap(),
+        base
+    );
+    assert_eq!(eval(d.path(), &tiny(d.path(), 1, Some(4))).unwrap(), base);
+    // Generation past max_position_embeddings, as the validator's sanity check does.
+    let m = tiny(d.path(), 1, Some(4));
+    let g = json_out(
+        sn9()
+            .args([
+                "--json",
+                "model",
+                "generate",
+                "--prompt-ids",
+                "1,2,3",
+                "--max-new-tokens",
+                "6",
+            ])
+            .arg(&m),
+    );
+    assert_eq!(g["new_tokens"].as_array().map(|a| a.len()), Some(6), "{g}");
+}
+
+/// A parameter count that overflows u64 when computed naively (vocab 144115188101636412 ×
+/// hidden 4096 wraps to a small number) saturates: the model never fits a competition and
+/// nothing is allocated for it.
+#[test]
+fn overflowing_parameter_counts_never_fit() {
+    let d = tempfile::tempdir().unwrap();
+    let m = d.path().join("huge");
+    std::fs::create_dir(&m).unwrap();
+    let cfg = json!({
+        "architectures": ["LlamaForCausalLM"], "vocab_size": 144115188101636412u64,
+        "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 2,
+        "num_attention_heads": 32, "num_key_value_heads": 32, "tie_word_embeddings": true
+    });
+    std::fs::write(m.join("config.json"), cfg.to_string()).unwrap();
+    let info = json_out(sn9().args(["--json", "model", "info"]).arg(&m));
+    assert_eq!(info["parameters"], json!(u64::MAX), "{info}");
+    let fits = info["competitions"].as_array().unwrap();
+    assert!(fits.iter().all(|c| c["fits"] == false), "{info}");
+}
