@@ -158,8 +158,12 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Completions { shell } => {
+            // Generated into memory first: clap_complete panics on a write error, and a
+            // closed pipe (`| head -1`) is not one worth a panic.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut command(), "sn9", &mut buf);
             let mut w = stdout();
-            clap_complete::generate(shell, &mut command(), "sn9", &mut w);
+            w.write_all(&buf)?;
             w.flush()?;
             Ok(())
         }

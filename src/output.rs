@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::error::UserContext;
+use crate::error::{UserContext, user};
 
 /// How data is written on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +97,38 @@ pub fn open_output(path: &Path) -> Result<Box<dyn Write>> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-/// A crash leaves either the old file or the new one, never a torn one.
+/// A crash leaves either the old file or the new one, never a torn one. `-` is stdout; a path
+/// that is not a regular file (`/dev/null`, a FIFO, a terminal) is written through, never
+/// replaced; a symlink to a regular file keeps its link, its target is replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path == Path::new("-") {
+        let mut w = stdout();
+        w.write_all(bytes)?;
+        w.flush()?;
+        return Ok(());
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            if meta.is_dir() {
+                return Err(user(format!(
+                    "{} is a directory; give a file name",
+                    path.display()
+                )));
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_user_context(|| format!("cannot write to {}", path.display()))?;
+            f.write_all(bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
+            return Ok(());
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            let target = std::fs::canonicalize(path)
+                .with_context(|| format!("resolving the link {}", path.display()))?;
+            return write_atomic(&target, bytes);
+        }
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -107,6 +137,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
+    // Outputs may name directories that do not exist yet (`--state vali/state.json`).
+    std::fs::create_dir_all(&dir)
+        .with_user_context(|| format!("cannot create the directory {}", dir.display()))?;
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| -> Result<()> {
         let mut f = File::create(&tmp).with_user_context(|| {

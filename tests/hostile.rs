@@ -238,3 +238,115 @@ fn overflowing_parameter_counts_never_fit() {
     let fits = info["competitions"].as_array().unwrap();
     assert!(fits.iter().all(|c| c["fits"] == false), "{info}");
 }
+
+/// `--out` naming something that is not a regular file is written through, never replaced by
+/// a regular file (as root, replacing `/dev/null` would break the host); a symlink keeps
+/// pointing at its target; a missing parent directory is created.
+#[test]
+fn outputs_write_through_special_files_and_links() {
+    let d = tempfile::tempdir().unwrap();
+    let rows = d.path().join("rows.jsonl");
+    std::fs::write(
+        &rows,
+        "{\"uid\":1,\"competition\":2,\"block\":10,\"task\":\"TINY\",\"loss\":1.5}\n",
+    )
+    .unwrap();
+    let score = |out: &Path| {
+        sn9()
+            .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+            .args(["-q", "score", "--block", "100"])
+            .arg(&rows)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    // A FIFO: the reader gets the weights, the FIFO stays a FIFO.
+    let fifo = d.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path in a fresh temp dir.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    common::ok(&score(&fifo));
+    let got = reader.join().unwrap();
+    assert!(got.contains("\"sn9.weights\""), "{got}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    // A symlink to a regular file: the link stays, the target gets the weights.
+    let target = d.path().join("target.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = d.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    common::ok(&score(&link));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .unwrap()
+            .contains("sn9.weights")
+    );
+    // A parent directory that does not exist yet.
+    let nested = d.path().join("a/b/weights.json");
+    common::ok(&score(&nested));
+    assert!(nested.is_file());
+}
+
+/// Integer edges and closed pipes: a block advance past u32 is refused (the head never moves
+/// backwards), and `completions | head -1` ends quietly.
+#[test]
+fn integer_edges_and_closed_pipes() {
+    let d = tempfile::tempdir().unwrap();
+    let chain = d.path().join("chain");
+    common::ok(
+        &sn9()
+            .args(["-q", "chain", "local", "init"])
+            .arg(&chain)
+            .output()
+            .unwrap(),
+    );
+    let net = format!("file://{}", chain.display());
+    let o = sn9()
+        .args([
+            "chain",
+            "local",
+            "advance",
+            "18446744073709551615",
+            "--network",
+            &net,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("u32"));
+    let b = json_out(sn9().args(["--json", "chain", "block", "--network", &net]));
+    assert_eq!(b["block"], 1000);
+    // A reader that stops after the first line.
+    let mut child = sn9()
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(101));
+}

@@ -280,6 +280,32 @@ fn lying_servers_and_tokens() {
             .unwrap()
             .any(|e| e.unwrap().metadata().unwrap().len() > 100_000)
     );
+    // Oids and file names that climb out of the cache: refused before they touch a path.
+    for (faults, what) in [
+        (
+            HubFaults {
+                escape_oid: true,
+                ..Default::default()
+            },
+            "is not a 64-digit hex digest",
+        ),
+        (
+            HubFaults {
+                escape_path: true,
+                ..Default::default()
+            },
+            "is not a relative path inside the repository",
+        ),
+    ] {
+        fake.set_faults(faults);
+        let h = d.path().join("h-escape");
+        let out = pull(&fake.url, &h, "carol/lies", &commit, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what) && err.contains("refusing"), "{err}");
+        assert!(!d.path().join("escaped").exists());
+        let _ = std::fs::remove_dir_all(&h);
+    }
     // Sizes larger than the bytes sent: retried, then refused.
     fake.set_faults(HubFaults {
         lie_size: true,

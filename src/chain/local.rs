@@ -338,7 +338,15 @@ impl LocalChain {
     /// Moves the head `n` blocks on.
     pub fn advance(&self, n: u64) -> Result<u64> {
         self.update(|s| {
-            s.block += n;
+            // Substrate block numbers are u32.
+            let to = s.block.checked_add(n).filter(|&b| b <= u32::MAX as u64);
+            s.block = to.ok_or_else(|| {
+                crate::error::user(format!(
+                    "cannot advance {n} blocks from block {}: block numbers end at {} (u32)",
+                    s.block,
+                    u32::MAX
+                ))
+            })?;
             Ok(s.block)
         })
     }

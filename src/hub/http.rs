@@ -153,7 +153,7 @@ pub fn parse_info(v: &Value) -> Result<RepoInfo> {
         };
         files.push(f);
     }
-    Ok(RepoInfo { commit, files })
+    RepoInfo { commit, files }.checked("the hub's model info")
 }
 
 impl Hub for HttpHub {

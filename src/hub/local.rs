@@ -99,7 +99,7 @@ impl Hub for LocalHub {
             )));
         }
         let c = self.commit(repo, &sha)?;
-        Ok(RepoInfo {
+        RepoInfo {
             commit: sha,
             files: c
                 .files
@@ -111,7 +111,8 @@ impl Hub for LocalHub {
                     lfs: f.lfs,
                 })
                 .collect(),
-        })
+        }
+        .checked(&format!("the local hub {}", self.root.display()))
     }
 
     fn read_from(

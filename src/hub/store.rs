@@ -26,6 +26,59 @@ pub struct RepoInfo {
     pub files: Vec<RemoteFile>,
 }
 
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `path` is a safe relative file path inside a snapshot: non-empty `/`-separated
+/// components, none empty, `.` or `..`, no backslash, NUL or leading `/`.
+pub fn is_safe_repo_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+impl RepoInfo {
+    /// Checks every name a hub answered with before it becomes part of a local path (the
+    /// cache's `snapshots/<commit>/<path>` and `blobs/<oid>`): the commit a 40-digit hex sha,
+    /// each oid the hex digest its kind has (sha256 for LFS files, git's sha1 otherwise), each
+    /// path relative and inside the snapshot, no path twice. A hub that answers otherwise is
+    /// refused, never followed.
+    pub fn checked(self, hub: &str) -> anyhow::Result<RepoInfo> {
+        let bad = |m: String| crate::error::user(format!("{hub}: {m}; refusing this answer"));
+        if !is_hex(&self.commit, 40) {
+            return Err(bad(format!(
+                "the commit {:?} is not a 40-digit hex sha",
+                self.commit
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &self.files {
+            if !is_safe_repo_path(&f.path) {
+                return Err(bad(format!(
+                    "file name {:?} is not a relative path inside the repository",
+                    f.path
+                )));
+            }
+            let want = if f.lfs { 64 } else { 40 };
+            if !is_hex(&f.oid, want) {
+                return Err(bad(format!(
+                    "{}: oid {:?} is not a {want}-digit hex digest",
+                    f.path, f.oid
+                )));
+            }
+            if !seen.insert(f.path.as_str()) {
+                return Err(bad(format!("{} is listed twice", f.path)));
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// A file to push.
 #[derive(Debug, Clone)]
 pub struct LocalFile {

@@ -31,6 +31,10 @@ pub struct HubFaults {
     pub lie_size: bool,
     /// Ignore Range headers (answer 200 with the whole file).
     pub ignore_range: bool,
+    /// Announce LFS oids that climb out of the cache (`../../…`).
+    pub escape_oid: bool,
+    /// Announce file names that climb out of the snapshot (`../../…`).
+    pub escape_path: bool,
 }
 
 #[derive(Clone)]
@@ -343,11 +347,14 @@ fn handle(st: &Arc<Mutex<State>>, base: &str, req: Req, s: TcpStream) {
         match (m, op) {
             ("GET", "revision") => {
                 let (lie_oid, lie_size) = (g.faults.lie_oid, g.faults.lie_size);
+                let (escape_oid, escape_path) = (g.faults.escape_oid, g.faults.escape_path);
                 let siblings: Vec<Value> = tree
                     .iter()
                     .map(|(path, f)| {
                         let size = f.size + if lie_size { 1000 } else { 0 };
                         let oid = if lie_oid && f.lfs { "0".repeat(64) } else { f.oid.clone() };
+                        let oid = if escape_oid && f.lfs { format!("../../../../escaped-{oid}") } else { oid };
+                        let path = if escape_path { format!("../../../{path}") } else { path.clone() };
                         if f.lfs {
                             json!({"rfilename": path, "size": size, "blobId": git_sha1(oid.as_bytes()),
                                    "lfs": {"sha256": oid, "size": size, "pointerSize": 134}})
