@@ -47,17 +47,20 @@ pub enum Command {
     /// Score a round: evaluation results + previous state → new state and weights, exactly as
     /// the reference validator computes them.
     Score(ScoreArgs),
-    /// Hugging Face side: model directory hashes.
+    /// Hugging Face side: directory and secure hashes, push and pull of models at pinned commits
+    /// (the Hub, a local hub or a fake).
     #[command(subcommand)]
     Hub(HubCommand),
-    /// Chain side: model metadata commitments.
+    /// Chain side: metadata commitments, metagraph, blocks, weights; a subtensor node or a local
+    /// chain (`--network file://DIR`).
     #[command(subcommand)]
     Chain(ChainCommand),
-    /// Data: the validator's evaluation data for a block.
+    /// Data: the validator's evaluation data for a block (text and speech), and the miner's side:
+    /// fetch, mix, pack.
     #[command(subcommand)]
     Data(crate::data::command::DataCommand),
-    /// Evaluate models on sampled batches: the validator's per-task loss with its sanity gate,
-    /// as JSON Lines for `sn9 score`.
+    /// Evaluate models on sampled batches: the validator's per-task loss with its sanity gate, or
+    /// the TTS competition's word error rate, as JSON Lines for `sn9 score`.
     Eval(crate::eval::command::EvalArgs),
     /// Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`).
     #[command(hide = true)]

@@ -350,3 +350,33 @@ fn integer_edges_and_closed_pipes() {
     );
     assert_ne!(out.status.code(), Some(101));
 }
+
+/// What the operator typed is checked before any work: a model path that does not exist, an
+/// unreadable `--against` file: exit 1 with the reason, no rows.
+#[test]
+fn eval_checks_its_arguments_first() {
+    let d = tempfile::tempdir().unwrap();
+    let m = tiny(d.path(), 1, None);
+    let eval = |model: &Path, against: Option<&Path>| {
+        let mut c = sn9();
+        c.env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+            .arg("eval")
+            .arg(model)
+            .arg("--batches")
+            .arg(batches(d.path()))
+            .args(["--competition", "2", "--skip-checks"]);
+        if let Some(a) = against {
+            c.arg("--against").arg(a);
+        }
+        c.output().unwrap()
+    };
+    let o = eval(&d.path().join("typo"), None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    let bad = d.path().join("against.jsonl");
+    std::fs::write(&bad, "{not json\n").unwrap();
+    let o = eval(&m, Some(&bad));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "no model was evaluated");
+}

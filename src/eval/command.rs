@@ -560,6 +560,22 @@ fn done_models(path: &Path) -> Result<BTreeSet<String>> {
 }
 
 pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
+    // What the operator typed is checked before any model is evaluated.
+    for dir in &a.models {
+        if !dir.is_dir() {
+            return Err(user(format!(
+                "model directory {} does not exist (or is not a directory)",
+                dir.display()
+            )));
+        }
+    }
+    if let Some(p) = &a.against {
+        let rows = crate::score::input::read_rows(
+            crate::output::open_input(p)?,
+            &p.display().to_string(),
+        )?;
+        crate::score::input::group(&rows)?;
+    }
     let (batches, origin, shards) = load_batches(&a.batches)?;
     let origin = &origin;
     let competition = a
