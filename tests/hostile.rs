@@ -379,4 +379,34 @@ fn eval_checks_its_arguments_first() {
     let o = eval(&m, Some(&bad));
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty(), "no model was evaluated");
+    // --results written on one set of batches does not resume on another.
+    let results = d.path().join("results.jsonl");
+    let with_results = |batches: &Path| {
+        sn9()
+            .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+            .arg("eval")
+            .arg(&m)
+            .arg("--batches")
+            .arg(batches)
+            .args(["--competition", "2", "--skip-checks", "--results"])
+            .arg(&results)
+            .output()
+            .unwrap()
+    };
+    common::ok(&with_results(&batches(d.path())));
+    let other = d.path().join("other");
+    common::ok(
+        &sn9()
+            .args(["-q", "data", "pack"])
+            .arg(root().join("fixtures/corpus/tiny.jsonl"))
+            .arg("--tokenizer")
+            .arg(root().join("fixtures/tokenizer/bytes"))
+            .args(["--seq-len", "16", "--task", "TINY", "--out"])
+            .arg(&other)
+            .output()
+            .unwrap(),
+    );
+    let o = with_results(&other);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other batches"));
 }

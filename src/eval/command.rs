@@ -543,7 +543,10 @@ impl BackendTask for Job {
     }
 }
 
-fn done_models(path: &Path) -> Result<BTreeSet<String>> {
+/// The models a results file already holds. A row of this competition evaluated on other
+/// batches (its `batches` differs from `batches_id`) is refused: resuming it would mix two
+/// rounds' data. (A validator's round keeps every competition's rows in one file.)
+fn done_models(path: &Path, batches_id: &str, competition: u16) -> Result<BTreeSet<String>> {
     let mut set = BTreeSet::new();
     let Ok(f) = std::fs::File::open(path) else {
         return Ok(set);
@@ -553,10 +556,31 @@ fn done_models(path: &Path) -> Result<BTreeSet<String>> {
         if let Ok(v) = serde_json::from_str::<Value>(&line)
             && let Some(m) = v.get("model").and_then(|m| m.as_str())
         {
+            if let Some(b) = v.get("batches").and_then(|b| b.as_str())
+                && b != batches_id
+                && v.get("competition").and_then(|c| c.as_u64()) == Some(competition as u64)
+            {
+                return Err(user(format!(
+                    "{} holds {m} evaluated on other batches ({b}, these are {batches_id}); give another --results file",
+                    path.display()
+                )));
+            }
             set.insert(m.to_string());
         }
     }
     Ok(set)
+}
+
+/// A short fingerprint of a batch directory (its manifest's sha256), written in every row.
+fn batches_id(dir: &Path) -> Result<String> {
+    let bytes = std::fs::read(dir.join("manifest.json")).map_err(|e| {
+        user(format!(
+            "cannot read {}: {e}",
+            dir.join("manifest.json").display()
+        ))
+    })?;
+    let d = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    Ok(d.iter().take(8).map(|b| format!("{b:02x}")).collect())
 }
 
 pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
@@ -676,8 +700,9 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             shards.manifest.seq_len
         ));
     }
+    let bid = batches_id(&a.batches)?;
     let done = match &a.results {
-        Some(r) => done_models(r)?,
+        Some(r) => done_models(r, &bid, competition)?,
         None => BTreeSet::new(),
     };
     let mut results_file = match &a.results {
@@ -772,7 +797,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             let row = json!({
                 "uid": uid, "hotkey": a.hotkeys.get(i), "competition": competition,
                 "block": a.model_blocks.get(i), "score": if failure.is_some() { Value::from("inf") } else { Value::from(0.0) },
-                "eval_block": eval_block, "model": key, "error": failure,
+                "eval_block": eval_block, "model": key, "error": failure, "batches": bid,
                 "note": "no task of the competition has data this round (its loaders failed); the reference scores every loadable model 0",
             });
             let line = row.to_string();
@@ -803,7 +828,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
             let row = json!({
                 "uid": uid, "hotkey": a.hotkeys.get(i), "competition": competition,
                 "block": a.model_blocks.get(i), "task": task, "loss": loss,
-                "eval_block": eval_block, "model": key, "error": err,
+                "eval_block": eval_block, "model": key, "error": err, "batches": bid,
             });
             let line = row.to_string();
             writeln!(w, "{line}")?;
