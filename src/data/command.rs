@@ -657,12 +657,23 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
     let comp = schedule.competition(a.competition, a.block).ok_or_else(|| {
         user(format!("competition {} is not in the schedule at block {} (see `sn9 competitions --block {}`)", a.competition, a.block, a.block))
     })?;
+    let opt = FetchOptions {
+        retry_delay: Duration::from_millis(a.retry_delay_ms),
+        verbose: p.verbosity >= crate::output::Verbosity::Verbose,
+    };
+    p.info(format!(
+        "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
+        comp.id,
+        comp.name,
+        a.block,
+        seed.to_decimal()
+    ));
     if comp
         .eval_tasks
         .iter()
         .any(|t| t.dataset_id == super::speech::DATASET_ID)
     {
-        return sample_speech_batches(&a, comp, &seed, sb, p);
+        return sample_speech_batches(&a, comp, &seed, sb, &opt, p);
     }
     let Some(tokenizer) = &a.tokenizer else {
         return Err(user(format!(
@@ -700,17 +711,6 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
     src.blobs = aws
         .clone()
         .map(|c| super::s3::Blobs::new(&a.s3_endpoint, c, Duration::from_millis(a.timeout_ms)));
-    let opt = FetchOptions {
-        retry_delay: Duration::from_millis(a.retry_delay_ms),
-        verbose: p.verbosity >= crate::output::Verbosity::Verbose,
-    };
-    p.info(format!(
-        "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
-        comp.id,
-        comp.name,
-        a.block,
-        seed.to_decimal()
-    ));
 
     let mut out_shards: Vec<(String, Vec<u32>, Value)> = Vec::new();
     let mut records = Vec::new();
@@ -828,6 +828,7 @@ fn sample_speech_batches(
     comp: &crate::competition::Competition,
     seed: &BigUint,
     sb: u64,
+    opt: &FetchOptions,
     p: &Printer,
 ) -> Result<()> {
     let mut src = DatasetsServer::new(
@@ -835,17 +836,6 @@ fn sample_speech_batches(
         None,
         Duration::from_millis(a.timeout_ms),
     );
-    let opt = FetchOptions {
-        retry_delay: Duration::from_millis(a.retry_delay_ms),
-        verbose: p.verbosity >= crate::output::Verbosity::Verbose,
-    };
-    p.info(format!(
-        "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
-        comp.id,
-        comp.name,
-        a.block,
-        seed.to_decimal()
-    ));
     let mut records = Vec::new();
     let mut out = Vec::new();
     for task in &comp.eval_tasks {
@@ -863,7 +853,7 @@ fn sample_speech_batches(
             .get("num_pages")
             .and_then(|v| v.as_u64())
             .unwrap_or(1);
-        match super::speech::sample_speech(seed, num_pages, &mut src, &opt) {
+        match super::speech::sample_speech(seed, num_pages, &mut src, opt) {
             Ok(d) => {
                 p.info(format!(
                     "task {}: {} pages, {} rows ({} too long, {} with short texts), {} of {} samples kept",

@@ -114,6 +114,36 @@ pub(crate) fn finish_output(tmp: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `DIR/manifest.json` of an sn9 output directory of `kind`, checked to be `schema` v`version`.
+pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    schema: &str,
+    version: u32,
+    kind: &str,
+) -> Result<T> {
+    let mpath = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|e| {
+        user(format!(
+            "cannot read {} ({e}); is {} an sn9 {kind} directory?",
+            mpath.display(),
+            dir.display()
+        ))
+    })?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| user(format!("{}: malformed manifest: {e}", mpath.display())))?;
+    let (s, n) = (v["schema"].as_str(), v["version"].as_u64());
+    if s != Some(schema) || n != Some(version as u64) {
+        return Err(user(format!(
+            "{}: schema {} v{}, expected {schema} v{version}",
+            mpath.display(),
+            s.unwrap_or("?"),
+            n.map_or("?".into(), |n| n.to_string())
+        )));
+    }
+    serde_json::from_value(v)
+        .map_err(|e| user(format!("{}: malformed manifest: {e}", mpath.display())))
+}
+
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
@@ -136,23 +166,7 @@ pub struct Shards {
 impl Shards {
     pub fn open(dir: &Path) -> Result<Shards> {
         let mpath = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| {
-            user(format!(
-                "cannot read {} ({e}); is {} an sn9 token-shard directory?",
-                mpath.display(),
-                dir.display()
-            ))
-        })?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| user(format!("{}: malformed manifest: {e}", mpath.display())))?;
-        if manifest.schema != SCHEMA || manifest.version != VERSION {
-            return Err(user(format!(
-                "{}: schema {} v{}, expected {SCHEMA} v{VERSION}",
-                mpath.display(),
-                manifest.schema,
-                manifest.version
-            )));
-        }
+        let manifest: Manifest = read_manifest(dir, SCHEMA, VERSION, "token-shard")?;
         let mut maps = Vec::new();
         for s in &manifest.shards {
             if s.file.contains('/') || s.file.contains("..") {

@@ -165,23 +165,8 @@ pub struct SpeechBatches {
 impl SpeechBatches {
     pub fn open(dir: &Path) -> Result<SpeechBatches> {
         let mpath = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| {
-            user(format!(
-                "cannot read {} ({e}); is {} an sn9 batch directory (`sn9 data sample`)?",
-                mpath.display(),
-                dir.display()
-            ))
-        })?;
-        let manifest: SpeechManifest = serde_json::from_str(&text)
-            .map_err(|e| user(format!("{}: malformed manifest: {e}", mpath.display())))?;
-        if manifest.schema != SCHEMA || manifest.version != VERSION {
-            return Err(user(format!(
-                "{}: schema {} v{}, expected {SCHEMA} v{VERSION}",
-                mpath.display(),
-                manifest.schema,
-                manifest.version
-            )));
-        }
+        let manifest: SpeechManifest =
+            super::shards::read_manifest(dir, SCHEMA, VERSION, "batch (`sn9 data sample`)")?;
         if manifest.sample_rate != crate::tts::command::SAMPLE_RATE {
             return Err(user(format!(
                 "{}: sample rate {} Hz; the TTS competition's clips are 24 kHz",
