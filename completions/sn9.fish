@@ -54,7 +54,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s v -l verbose -d
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l block -d 'Current block: epsilon decay and the competition schedule are taken at this block [default: the rows\' `eval_block`]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l state -d 'Scoring state carried between rounds (EMA weights, history); read if it exists, then replaced atomically [default: none, a fresh state that is not saved]' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand score" -l neurons -d 'Number of neurons in the metagraph (length of the weight vector) [default: the state\'s, or the largest uid + 1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l neurons -d 'Number of neurons in the metagraph (length of the weight vector, at most 65536: uids are u16) [default: the state\'s, or the largest uid + 1]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l schedule -d 'Competition schedule (JSON, as `sn9 competitions --all --json` prints) [default: built-in Subnet 9 schedule]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l netuid -d 'Subnet the weights are for (recorded in the weights document) [default: 9]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l out -d 'Also write the weights document (JSON) to this file (the input of `sn9 chain weights set`)' -r -F

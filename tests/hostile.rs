@@ -332,6 +332,48 @@ fn integer_edges_and_closed_pipes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("u32"));
     let b = json_out(sn9().args(["--json", "chain", "block", "--network", &net]));
     assert_eq!(b["block"], 1000);
+    // A version key past u64 is refused, not replaced by the default; it is read before any
+    // wallet or chain is touched.
+    let doc = d.path().join("weights.json");
+    std::fs::write(
+        &doc,
+        r#"{"schema": "sn9.weights", "u16_uids": [0], "u16_weights": [65535], "version_key": 1180591620717411303424}"#,
+    )
+    .unwrap();
+    let o = sn9()
+        .args([
+            "chain",
+            "weights",
+            "set",
+            "--network",
+            &net,
+            "--wallet-path",
+        ])
+        .arg(d.path().join("no-wallets"))
+        .arg(&doc)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("version_key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A metagraph of a billion neurons is refused before anything is allocated.
+    let rows = d.path().join("rows.jsonl");
+    std::fs::write(
+        &rows,
+        "{\"uid\":1,\"competition\":2,\"block\":10,\"task\":\"TINY\",\"loss\":1.5}\n",
+    )
+    .unwrap();
+    let o = sn9()
+        .env("SN9_SCHEDULE", root().join("fixtures/demo/schedule.json"))
+        .args(["score", "--block", "100", "--neurons", "1000000000"])
+        .arg(&rows)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("65536"));
     // A reader that stops after the first line.
     let mut child = sn9()
         .args(["completions", "bash"])

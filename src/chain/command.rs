@@ -564,9 +564,17 @@ fn read_weights(path: &std::path::Path, netuid: u16) -> Result<(Vec<u16>, Vec<u1
             })
             .collect()
     };
-    let version = v["version_key"]
-        .as_u64()
-        .unwrap_or(crate::competition::constants::SPEC_VERSION);
+    // Absent: the subnet's version key. Present: a u64, or the document is refused (a value
+    // like 2^70 must not silently become the default).
+    let version = match v.get("version_key") {
+        None | Some(serde_json::Value::Null) => crate::competition::constants::SPEC_VERSION,
+        Some(x) => x.as_u64().ok_or_else(|| {
+            user(format!(
+                "{}: `version_key` holds {x}, not an unsigned 64-bit integer",
+                path.display()
+            ))
+        })?,
+    };
     Ok((list("u16_uids")?, list("u16_weights")?, version))
 }
 

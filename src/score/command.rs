@@ -32,8 +32,8 @@ pub struct ScoreArgs {
     /// Do not write the state back.
     #[arg(long)]
     pub no_save: bool,
-    /// Number of neurons in the metagraph (length of the weight vector)
-    /// [default: the state's, or the largest uid + 1].
+    /// Number of neurons in the metagraph (length of the weight vector, at most 65536: uids are
+    /// u16) [default: the state's, or the largest uid + 1].
     #[arg(long, env = "SN9_NEURONS")]
     pub neurons: Option<usize>,
     /// Competition schedule (JSON, as `sn9 competitions --all --json` prints) [default: built-in
@@ -76,7 +76,14 @@ impl ScoreSettings {
             block: cfg.resolve_opt(a.block, "score", "block")?,
             state: cfg.resolve_path(a.state, "score", "state")?,
             save: !a.no_save,
-            neurons: cfg.resolve_opt(a.neurons, "score", "neurons")?,
+            neurons: match cfg.resolve_opt(a.neurons, "score", "neurons")? {
+                Some(n) if n == 0 || n > 65536 => {
+                    return Err(crate::error::user(format!(
+                        "--neurons {n}: a metagraph holds 1 to 65536 neurons (uids are u16)"
+                    )));
+                }
+                n => n,
+            },
             schedule: cfg.resolve_path(a.schedule, "score", "schedule")?,
             netuid: cfg.resolve(a.netuid, "score", "netuid", constants::SUBNET_UID)?,
             out: a.out,
