@@ -452,3 +452,51 @@ fn eval_checks_its_arguments_first() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other batches"));
 }
+
+/// `hub push` sends only files inside the directory, as the validator will load them: a link to
+/// a file elsewhere (a key) is refused, so is a truncated weights file; a pulled snapshot (HF
+/// cache links into its blob store) pushes fine.
+#[test]
+fn push_sends_only_what_is_inside_and_loadable() {
+    let d = tempfile::tempdir().unwrap();
+    let hub = format!("file://{}", d.path().join("hub").display());
+    let push = |dir: &Path, repo: &str| {
+        sn9()
+            .env("SN9_HUB", &hub)
+            .env("HF_HOME", d.path().join("hf"))
+            .args(["--json", "-q", "hub", "push"])
+            .arg(dir)
+            .arg(repo)
+            .output()
+            .unwrap()
+    };
+    let m = tiny(d.path(), 1, None);
+    // A link to a file outside the directory.
+    let leak = d.path().join("leak");
+    copy_dir(&m, &leak);
+    let key = d.path().join("coldkey");
+    std::fs::write(&key, "secret").unwrap();
+    std::os::unix::fs::symlink(&key, leak.join("tokenizer.json")).unwrap();
+    let o = push(&leak, "eve/leak");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("links outside"));
+    // Truncated weights.
+    let cut = d.path().join("cut");
+    copy_dir(&m, &cut);
+    let w = std::fs::read(cut.join("model.safetensors")).unwrap();
+    std::fs::write(cut.join("model.safetensors"), &w[..w.len() - 100]).unwrap();
+    let o = push(&cut, "eve/cut");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("model.safetensors"));
+    // Push, pull into the HF cache, push the pulled snapshot again.
+    let pushed: Value = serde_json::from_slice(&push(&m, "alice/ok").stdout).unwrap();
+    let pulled = json_out(
+        sn9()
+            .env("SN9_HUB", &hub)
+            .env("HF_HOME", d.path().join("hf"))
+            .args(["--json", "-q", "hub", "pull", "alice/ok", "--revision"])
+            .arg(pushed["commit"].as_str().unwrap()),
+    );
+    let o = push(Path::new(pulled["dir"].as_str().unwrap()), "alice/again");
+    common::ok(&o);
+}

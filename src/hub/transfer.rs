@@ -211,6 +211,29 @@ pub fn walk_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     ca.len().cmp(&cb.len())
 }
 
+/// A symlink may be pushed only when it resolves inside the directory, or into the blob store
+/// of the same Hugging Face cache repository (a `snapshots/<commit>` directory, as `sn9 hub
+/// pull` leaves it); anything else (a link to a key file) is refused, never uploaded.
+fn check_link(root: &Path, link: &Path) -> Result<()> {
+    let target = std::fs::canonicalize(link)
+        .map_err(|e| user(format!("{}: a dangling link ({e})", link.display())))?;
+    let inside = target.starts_with(root);
+    let cache_repo = root
+        .parent()
+        .filter(|p| p.ends_with("snapshots"))
+        .and_then(|p| p.parent());
+    let in_blobs = cache_repo.is_some_and(|r| target.starts_with(r.join("blobs")));
+    if inside || in_blobs {
+        Ok(())
+    } else {
+        Err(user(format!(
+            "{} links outside the model directory (to {}); push sends only files inside it: copy the file in",
+            link.display(),
+            target.display()
+        )))
+    }
+}
+
 /// The model files of a local directory, ready to push (sorted by name, hashed). A TTS model
 /// (config.json names E2TTS) is pushed whole: every regular file of the directory, since
 /// validators download and hash its whole snapshot.
@@ -237,9 +260,13 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
             dir.display()
         ))
     })?;
+    let root = std::fs::canonicalize(dir)?;
     for e in rd {
         let e = e?;
         let name = e.file_name().to_string_lossy().to_string();
+        if e.file_type()?.is_symlink() && wanted(&name) {
+            check_link(&root, &e.path())?;
+        }
         if !std::fs::metadata(e.path())?.is_file() || !wanted(&name) {
             skipped.push(name);
             continue;
@@ -286,6 +313,13 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
              `sn9 model convert` write both)",
             dir.display()
         )));
+    }
+    // The weights as the validator will open them (headers, offsets, format metadata): a
+    // truncated or damaged file is refused here, not scored inf after the commitment.
+    if tts {
+        crate::model::safetensors::SafeFile::open(&dir.join("model.safetensors"))?;
+    } else {
+        crate::model::safetensors::WeightFiles::open(dir)?;
     }
     Ok((files, skipped))
 }
