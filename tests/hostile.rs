@@ -500,3 +500,28 @@ fn push_sends_only_what_is_inside_and_loadable() {
     let o = push(Path::new(pulled["dir"].as_str().unwrap()), "alice/again");
     common::ok(&o);
 }
+
+/// `chain metadata encode` writes only strings its own decode (and the validators') read back as
+/// the same fields: a `:` inside a field, or a field spelled `None`, is refused.
+#[test]
+fn metadata_encode_round_trips_or_refuses() {
+    let enc = |secure: &str| {
+        sn9()
+            .args(["chain", "metadata", "encode", "ns/name", "--commit"])
+            .arg("0123456789abcdef0123456789abcdef01234567")
+            .args(["--secure-hash", secure, "--competition", "2"])
+            .output()
+            .unwrap()
+    };
+    for bad in ["a:b", "None"] {
+        let o = enc(bad);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("would not read back"));
+    }
+    let o = enc("abc123");
+    common::ok(&o);
+    let s = String::from_utf8(o.stdout).unwrap();
+    let d = json_out(sn9().args(["--json", "chain", "metadata", "decode", s.trim()]));
+    assert_eq!(d["secure_hash"], "abc123", "{d}");
+    assert_eq!(d["competition_id"], 2, "{d}");
+}

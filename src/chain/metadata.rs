@@ -106,8 +106,39 @@ impl ModelId {
     }
 
     /// The commitment string, refusing one over the chain's 128-byte limit.
+    /// Its fields must come back unchanged from [`ModelId::parse`] (no `:` inside a field, no
+    /// field spelled `None`), or validators would read another model than the one committed.
     pub fn to_commitment(&self) -> Result<String, String> {
         let s = self.to_compressed();
+        let same = |b: &ModelId| {
+            (
+                &b.namespace,
+                &b.name,
+                &b.commit,
+                &b.secure_hash,
+                b.competition_id,
+            ) == (
+                &self.namespace,
+                &self.name,
+                &self.commit,
+                &self.secure_hash,
+                self.competition_id,
+            )
+        };
+        match ModelId::parse(&s) {
+            Ok(back) if same(&back) => {}
+            Ok(back) => {
+                return Err(format!(
+                    "`{s}` would not read back as these fields (a field holds `:` or is spelled `None`): validators parse it as namespace {:?}, name {:?}, commit {:?}, secure hash {:?}, competition {}",
+                    back.namespace, back.name, back.commit, back.secure_hash, back.competition_id
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "`{s}` would not read back as these fields (a field holds `:`): validators would fail with: {e}"
+                ));
+            }
+        }
         if s.len() > MAX_METADATA_BYTES {
             return Err(format!(
                 "metadata is {} bytes, over the chain's {MAX_METADATA_BYTES}-byte limit (shorten the repo name)",
