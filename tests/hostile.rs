@@ -41,9 +41,10 @@ fn tiny(dir: &Path, seed: u64, max_pos: Option<u64>) -> PathBuf {
     out
 }
 
-/// Held-out batches of the fixture corpus (byte tokenizer, 32-token sequences).
-fn batches(dir: &Path) -> PathBuf {
-    let out = dir.join("eval");
+/// The fixture corpus packed as task TINY (byte tokenizer, `seq_len`-token sequences) in
+/// `dir/name`.
+fn pack(dir: &Path, name: &str, seq_len: usize) -> PathBuf {
+    let out = dir.join(name);
     if !out.exists() {
         common::ok(
             &sn9()
@@ -51,13 +52,18 @@ fn batches(dir: &Path) -> PathBuf {
                 .arg(root().join("fixtures/corpus/tiny.jsonl"))
                 .arg("--tokenizer")
                 .arg(root().join("fixtures/tokenizer/bytes"))
-                .args(["--seq-len", "32", "--task", "TINY", "--out"])
+                .args(["--seq-len", &seq_len.to_string(), "--task", "TINY", "--out"])
                 .arg(&out)
                 .output()
                 .unwrap(),
         );
     }
     out
+}
+
+/// Held-out batches of the fixture corpus (32-token sequences).
+fn batches(dir: &Path) -> PathBuf {
+    pack(dir, "eval", 32)
 }
 
 /// The eval row of one model: its loss, or its error.
@@ -97,14 +103,6 @@ fn join(path: &Path, header: &serde_json::Map<String, Value>, data: &[u8]) {
     std::fs::write(path, out).unwrap();
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 /// transformers 4.44.1 `from_pretrained` on a directory holding both `model.safetensors` and
 /// `model.safetensors.index.json` + shards loads `model.safetensors`.
 #[test]
@@ -123,7 +121,7 @@ fn single_file_wins_over_shards_as_in_transformers() {
     );
     assert!(b_sharded.join("model.safetensors.index.json").exists());
     let both = d.path().join("both");
-    copy_dir(&b_sharded, &both);
+    common::copy_dir(&b_sharded, &both);
     std::fs::copy(a.join("model.safetensors"), both.join("model.safetensors")).unwrap();
     let (la, lb, lboth) = (
         eval(d.path(), &a).unwrap(),
@@ -148,7 +146,7 @@ fn safetensors_files_are_refused_where_the_library_refuses_them() {
     let (header, data) = split(&a.join("model.safetensors"));
     let case = |name: &str, header: &serde_json::Map<String, Value>, data: &[u8]| {
         let m = d.path().join(name);
-        copy_dir(&a, &m);
+        common::copy_dir(&a, &m);
         join(&m.join("model.safetensors"), header, data);
         eval(d.path(), &m)
     };
@@ -436,18 +434,7 @@ fn eval_checks_its_arguments_first() {
             .unwrap()
     };
     common::ok(&with_results(&batches(d.path())));
-    let other = d.path().join("other");
-    common::ok(
-        &sn9()
-            .args(["-q", "data", "pack"])
-            .arg(root().join("fixtures/corpus/tiny.jsonl"))
-            .arg("--tokenizer")
-            .arg(root().join("fixtures/tokenizer/bytes"))
-            .args(["--seq-len", "16", "--task", "TINY", "--out"])
-            .arg(&other)
-            .output()
-            .unwrap(),
-    );
+    let other = pack(d.path(), "other", 16);
     let o = with_results(&other);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("other batches"));
@@ -473,7 +460,7 @@ fn push_sends_only_what_is_inside_and_loadable() {
     let m = tiny(d.path(), 1, None);
     // A link to a file outside the directory.
     let leak = d.path().join("leak");
-    copy_dir(&m, &leak);
+    common::copy_dir(&m, &leak);
     let key = d.path().join("coldkey");
     std::fs::write(&key, "secret").unwrap();
     std::os::unix::fs::symlink(&key, leak.join("tokenizer.json")).unwrap();
@@ -482,7 +469,7 @@ fn push_sends_only_what_is_inside_and_loadable() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("links outside"));
     // Truncated weights.
     let cut = d.path().join("cut");
-    copy_dir(&m, &cut);
+    common::copy_dir(&m, &cut);
     let w = std::fs::read(cut.join("model.safetensors")).unwrap();
     std::fs::write(cut.join("model.safetensors"), &w[..w.len() - 100]).unwrap();
     let o = push(&cut, "eve/cut");

@@ -10,14 +10,6 @@ use assert_cmd::prelude::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn init_info_generate_convert() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,7 +193,7 @@ fn bad_model_files() {
 
     // Truncated weights.
     let t = dir.path().join("truncated");
-    copy_dir(&case("llama_gqa"), &t);
+    common::copy_dir(&case("llama_gqa"), &t);
     let bytes = std::fs::read(t.join("model.safetensors")).unwrap();
     std::fs::write(t.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
     let err = try_generate(&t);
@@ -212,7 +204,7 @@ fn bad_model_files() {
 
     // A 100 GB header length.
     let h = dir.path().join("header");
-    copy_dir(&case("llama_gqa"), &h);
+    common::copy_dir(&case("llama_gqa"), &h);
     let mut huge = (100u64 << 30).to_le_bytes().to_vec();
     huge.extend_from_slice(&bytes[8..64]);
     std::fs::write(h.join("model.safetensors"), &huge).unwrap();
@@ -220,7 +212,7 @@ fn bad_model_files() {
 
     // A config that lies about sizes.
     let l = dir.path().join("lies");
-    copy_dir(&case("llama_gqa"), &l);
+    common::copy_dir(&case("llama_gqa"), &l);
     let mut cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(l.join("config.json")).unwrap()).unwrap();
     cfg["intermediate_size"] = json!(200);
@@ -233,13 +225,13 @@ fn bad_model_files() {
 
     // A missing shard.
     let s = dir.path().join("shard");
-    copy_dir(&case("llama_sharded"), &s);
+    common::copy_dir(&case("llama_sharded"), &s);
     std::fs::remove_file(s.join("model-00003-of-00005.safetensors")).unwrap();
     assert!(try_generate(&s).contains("shard model-00003-of-00005.safetensors is missing"));
 
     // An unsupported architecture names the supported ones.
     let a = dir.path().join("arch");
-    copy_dir(&case("llama_gqa"), &a);
+    common::copy_dir(&case("llama_gqa"), &a);
     let mut cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(a.join("config.json")).unwrap()).unwrap();
     cfg["architectures"] = json!(["GPT2LMHeadModel"]);

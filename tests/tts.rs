@@ -337,14 +337,6 @@ fn fails_with(o: std::process::Output, what: &str) {
 }
 
 /// Copies a fixture model so a test can break it.
-fn copy_model(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn bad_input_is_refused() {
     let d = tempfile::tempdir().unwrap();
@@ -374,29 +366,29 @@ fn bad_input_is_refused() {
 
     // Model directories: no vocab.txt, a config without a section, a tensor of the wrong shape.
     let m = d.path().join("novocab");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     std::fs::remove_file(m.join("vocab.txt")).unwrap();
     fails_with(synth(&m, &refw, &out, &[]), "no vocab.txt");
     let m = d.path().join("nosampling");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     let mut c: Value =
         serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
     c.as_object_mut().unwrap().remove("sampling");
     std::fs::write(m.join("config.json"), c.to_string()).unwrap();
     fails_with(synth(&m, &refw, &out, &[]), "\"sampling\"");
     let m = d.path().join("wrongvocab");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     std::fs::write(m.join("vocab.txt"), " \na\nb\n").unwrap();
     fails_with(
         synth(&m, &refw, &out, &[]),
         "text_embed.text_embed.weight has shape",
     );
     let m = d.path().join("latin1vocab");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     std::fs::write(m.join("vocab.txt"), b" \ncaf\xe9\n").unwrap();
     fails_with(synth(&m, &refw, &out, &[]), "UnicodeDecodeError");
     let m = d.path().join("missingtensor");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     let st = SafeFile::open(&m.join("model.safetensors")).unwrap();
     let kept: Vec<sn9::model::safetensors::OutTensor> = st
         .tensors
@@ -421,13 +413,13 @@ fn bad_input_is_refused() {
         "missing [transformer.norm_out.g]",
     );
     let m = d.path().join("emptyvocab");
-    copy_model(&good, &m);
+    common::copy_dir(&good, &m);
     std::fs::write(m.join("vocab.txt"), "").unwrap();
     fails_with(synth(&m, &refw, &out, &[]), "vocab");
 
     // A vocoder whose pytorch_model.bin is not a checkpoint.
     let v = d.path().join("vocos");
-    copy_model(&tts("vocos_tiny/model"), &v);
+    common::copy_dir(&tts("vocos_tiny/model"), &v);
     std::fs::write(
         v.join("pytorch_model.bin"),
         b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.",
@@ -733,7 +725,7 @@ fn tts_evaluation_bad_input() {
     assert_eq!(o.status.code(), Some(1));
     // A miner's repository without vocab.txt: inf with the reason; the good one is scored.
     let bad = d.path().join("novocab");
-    copy_model(&good, &bad);
+    common::copy_dir(&good, &bad);
     std::fs::remove_file(bad.join("vocab.txt")).unwrap();
     let o = eval(
         &[&bad, &good],

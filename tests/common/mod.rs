@@ -320,6 +320,15 @@ pub fn fixture_json(rel: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
+/// Copies the files of a directory (not recursive) into `to`, created if needed.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 /// The JSON values of a JSON Lines text (blank lines skipped).
 pub fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
