@@ -436,7 +436,8 @@ fn bad_input_is_refused() {
 /// datasets-server replaying the reference loader's runs (`fixtures/ttsref/tts_data_golden.json`):
 /// the same pages and samples, in the same order, with the same texts, tokens and lengths, and
 /// the clips within the README's tolerance; a run whose audio answers 404 fails as the
-/// reference's loader raises.
+/// reference's loader raises. One sample goes on through `eval` (tiny E2TTS, Vocos, Whisper)
+/// and `score`.
 #[test]
 fn data_sample_tts_reproduces_the_reference_loader() {
     use common::speechserver::SpeechServer;
@@ -522,6 +523,36 @@ fn data_sample_tts_reproduces_the_reference_loader() {
                     "{scenario}: {x} vs {y}"
                 );
             }
+        }
+        if scenario == "main_seed2" {
+            // The sampled batches go on through the validator's path: eval of a tiny E2TTS with
+            // the tiny vocoder and Whisper (the batches' own seed drives the noise), then score.
+            let o = sn9()
+                .arg("eval")
+                .arg(tts("e2tts_tiny/model"))
+                .arg("--batches")
+                .arg(&out)
+                .args(["--skip-checks", "--uid", "7", "--model-block", "5177990"])
+                .arg("--vocoder")
+                .arg(tts("vocos_tiny/model"))
+                .arg("--asr")
+                .arg(tts("whisper_tiny"))
+                .output()
+                .unwrap();
+            common::ok(&o);
+            let rows = String::from_utf8_lossy(&o.stdout).to_string();
+            let row: Value = serde_json::from_str(rows.trim()).unwrap();
+            assert_eq!(row["competition"], 6);
+            assert!(row["loss"].as_f64().is_some_and(|l| l >= 0.0), "{row}");
+            let s = assert_cmd::Command::from_std(sn9())
+                .args(["--json", "score", "-"])
+                .write_stdin(rows)
+                .output()
+                .unwrap();
+            common::ok(&s);
+            let w: Value = serde_json::from_slice(&s.stdout).unwrap();
+            assert_eq!(w["competitions"][0]["id"], 6, "{w}");
+            assert_eq!(w["u16_uids"], serde_json::json!([7]), "{w}");
         }
     }
 }
