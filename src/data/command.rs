@@ -856,14 +856,10 @@ fn sample_speech_batches(
         match super::speech::sample_speech(seed, num_pages, &mut src, opt) {
             Ok(d) => {
                 p.info(format!(
-                    "task {}: {} pages, {} rows ({} too long, {} with short texts), {} of {} samples kept",
+                    "task {}: {} pages, {}",
                     task.name,
                     d.pages.len(),
-                    d.rows.len(),
-                    d.skipped.too_long,
-                    d.skipped.short_text,
-                    d.entries.len(),
-                    d.batches_before_truncation
+                    d.counts()
                 ));
                 let rec = json!({
                     "task": task.name, "dataset": d.dataset, "weight": task.weight, "pages": d.pages,
@@ -936,14 +932,7 @@ fn pack_speech(a: PackSpeechArgs, p: &Printer) -> Result<()> {
         rows.push((t.to_string(), base.join(au)));
     }
     let d = super::speech::pack_speech(&seed, &rows, &a.rows.display().to_string())?;
-    p.info(format!(
-        "{} rows: {} too long, {} with short texts; {} of {} samples kept",
-        d.rows.len(),
-        d.skipped.too_long,
-        d.skipped.short_text,
-        d.entries.len(),
-        d.batches_before_truncation
-    ));
+    p.info(d.counts());
     let rec = json!({
         "task": a.task, "dataset": d.dataset, "rows": d.rows.len(), "skipped_rows": d.skipped,
         "batches_before_truncation": d.batches_before_truncation, "samples": d.entries.len(),

@@ -144,7 +144,8 @@ pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
         .map_err(|e| user(format!("{}: malformed manifest: {e}", mpath.display())))
 }
 
-fn sanitize(name: &str) -> String {
+/// A task name as a file stem: ASCII letters, digits, `-` and `_` kept, anything else `_`.
+pub(crate) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

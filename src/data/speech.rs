@@ -103,6 +103,21 @@ pub struct SpeechData {
     pub entries: Vec<SpeechEntry>,
 }
 
+impl SpeechData {
+    /// What happened to the rows, for people: `R rows (T too long, S with short texts), K of B
+    /// samples kept`.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} rows ({} too long, {} with short texts), {} of {} samples kept",
+            self.rows.len(),
+            self.skipped.too_long,
+            self.skipped.short_text,
+            self.entries.len(),
+            self.batches_before_truncation
+        )
+    }
+}
+
 fn fatal(msg: String) -> FetchError {
     FetchError::Fatal(anyhow::anyhow!(msg))
 }

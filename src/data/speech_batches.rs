@@ -94,18 +94,6 @@ pub fn task_names(dir: &Path) -> Result<Vec<String>> {
     }
 }
 
-fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Writes the tasks' entries into `out` atomically (`out` must not exist unless `replace`).
 pub fn write(
     out: &Path,
@@ -122,7 +110,7 @@ pub fn write(
         origin,
     };
     for (name, entries, source) in tasks {
-        let stem = file_stem(name);
+        let stem = super::shards::sanitize(name);
         let (texts, audio) = (format!("{stem}.jsonl"), format!("{stem}.f32"));
         let mut lines = String::new();
         let mut bytes: Vec<u8> = Vec::new();
