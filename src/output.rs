@@ -73,13 +73,144 @@ pub fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
     Ok(Box::new(BufReader::new(file)))
 }
 
-/// Reads a whole file (or stdin for `-`) as UTF-8 text.
+/// The most sn9 reads whole into memory, per kind of file. An input past its bound (an endless
+/// stream such as `/dev/zero` or a FIFO, a wrong path, a padded file from a miner) is refused
+/// with a user error instead of growing until the machine runs out of memory. Large data
+/// (token shards, safetensors, parquet) is memory-mapped or streamed instead. The table is in
+/// docs/architecture.md ("Bounded reads").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// sn9's own small files: settings (TOML), validator state, run and checkpoint state,
+    /// manifests, the local chain's and hub's state: 64 MiB.
+    State,
+    /// A model's JSON and text side files: config.json, generation_config.json, the
+    /// safetensors index, tokenizer_config.json, vocab.txt: 256 MiB.
+    ModelJson,
+    /// tokenizer.json (and vocabularies it needs): 1 GiB.
+    Tokenizer,
+    /// Passwords and key files: 1 MiB.
+    Secret,
+    /// Tables and lists read whole: evaluation results, score input, rows lists, runtime
+    /// metadata, metrics: 1 GiB.
+    Table,
+    /// One document of a corpus (a JSON Lines line, a whole .txt file with `--txt-split file`,
+    /// one line or paragraph of a .txt): 1 GiB.
+    Document,
+    /// A WAV file: 4 GiB (the format's own limit).
+    Audio,
+}
+
+impl Limit {
+    /// The bound in bytes.
+    pub const fn bytes(self) -> u64 {
+        match self {
+            Limit::State => 64 << 20,
+            Limit::ModelJson => 256 << 20,
+            Limit::Tokenizer | Limit::Table | Limit::Document => 1 << 30,
+            Limit::Secret => 1 << 20,
+            Limit::Audio => 4 << 30,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Limit::State => "a settings or state file",
+            Limit::ModelJson => "a model's JSON or text file",
+            Limit::Tokenizer => "a tokenizer file",
+            Limit::Secret => "a password or key file",
+            Limit::Table => "a table or list",
+            Limit::Document => "one document",
+            Limit::Audio => "a WAV file",
+        }
+    }
+
+    /// The error for an input past the bound.
+    pub fn exceeded(self, path: &Path) -> anyhow::Error {
+        user(format!(
+            "{} is larger than sn9 reads as {} ({}); check the path (an endless stream or a \
+             device is refused too)",
+            path.display(),
+            self.what(),
+            human_bytes(self.bytes())
+        ))
+    }
+}
+
+/// `1.0 GiB`, `64 MiB`, `1 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Reads at most `limit` bytes of `r` into `buf`; an input with more is refused.
+fn read_bounded_into(r: &mut dyn Read, buf: &mut Vec<u8>, limit: Limit, path: &Path) -> Result<()> {
+    r.take(limit.bytes() + 1)
+        .read_to_end(buf)
+        .with_user_context(|| format!("cannot read {}", path.display()))?;
+    if buf.len() as u64 > limit.bytes() {
+        return Err(limit.exceeded(path));
+    }
+    Ok(())
+}
+
+/// Reads a whole file (or stdin for `-`), at most `limit` bytes.
+pub fn read_bytes(path: &Path, limit: Limit) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    read_bounded_into(&mut open_input(path)?, &mut buf, limit, path)?;
+    Ok(buf)
+}
+
+/// Reads a whole file (or stdin for `-`) as UTF-8 text, at most `limit` bytes.
+pub fn read_text(path: &Path, limit: Limit) -> Result<String> {
+    String::from_utf8(read_bytes(path, limit)?)
+        .map_err(|_| user(format!("{} is not UTF-8 text", path.display())))
+}
+
+/// [`read_text`] for a file that may be absent: `Ok(None)` when it does not exist.
+pub fn read_text_if_exists(path: &Path, limit: Limit) -> Result<Option<String>> {
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(user(format!("cannot open {}: {e}", path.display()))),
+        Ok(mut f) => {
+            let mut buf = Vec::new();
+            read_bounded_into(&mut f, &mut buf, limit, path)?;
+            String::from_utf8(buf)
+                .map(Some)
+                .map_err(|_| user(format!("{} is not UTF-8 text", path.display())))
+        }
+    }
+}
+
+/// `read_until(b'\n')` that refuses a line longer than `limit` (an endless line).
+pub fn read_line_bounded(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: Limit,
+    path: &Path,
+) -> Result<usize> {
+    let n = r
+        .take(limit.bytes() + 1)
+        .read_until(b'\n', buf)
+        .with_user_context(|| format!("cannot read {}", path.display()))?;
+    if n as u64 > limit.bytes() {
+        return Err(limit.exceeded(path));
+    }
+    Ok(n)
+}
+
+/// Reads a whole file (or stdin for `-`) as UTF-8 text: a table or list ([`Limit::Table`]).
 pub fn read_to_string(path: &Path) -> Result<String> {
-    let mut s = String::new();
-    open_input(path)?
-        .read_to_string(&mut s)
-        .with_user_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
-    Ok(s)
+    read_text(path, Limit::Table)
 }
 
 /// Opens an output: a file path, or stdout for `-`.

@@ -25,12 +25,14 @@ impl ConfigFile {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path).with_user_context(|| {
-            format!(
-                "cannot read config file {} (given by --config or SN9_CONFIG)",
-                path.display()
-            )
-        })?;
+        let text = crate::output::read_text(path, crate::output::Limit::State).with_user_context(
+            || {
+                format!(
+                    "cannot read config file {} (given by --config or SN9_CONFIG)",
+                    path.display()
+                )
+            },
+        )?;
         let table: toml::Table = text
             .parse()
             .with_user_context(|| format!("config file {} is not valid TOML", path.display()))?;

@@ -512,3 +512,69 @@ fn metadata_encode_round_trips_or_refuses() {
     assert_eq!(d["secure_hash"], "abc123", "{d}");
     assert_eq!(d["competition_id"], 2, "{d}");
 }
+
+/// Endless inputs (`/dev/zero` behind a password file, a settings file, a model's config.json, a
+/// corpus, a results file) end in a user error at the documented bound of their kind
+/// (`output::Limit`), never in memory exhaustion.
+#[test]
+fn endless_inputs_stop_at_their_bound() {
+    let d = tempfile::tempdir().unwrap();
+    let refused = |o: std::process::Output, bound: &str| {
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("larger than sn9 reads") && err.contains(bound),
+            "{err}"
+        );
+    };
+    // A password file (1 MiB).
+    refused(
+        sn9()
+            .args(["wallet", "create", "--wallet-name", "w", "--wallet-path"])
+            .arg(d.path().join("wallets"))
+            .args(["--password-file", "/dev/zero"])
+            .output()
+            .unwrap(),
+        "1 MiB",
+    );
+    assert!(!d.path().join("wallets/w/coldkey").exists());
+    // The settings file (64 MiB).
+    refused(
+        sn9()
+            .args(["--config", "/dev/zero", "competitions"])
+            .output()
+            .unwrap(),
+        "64 MiB",
+    );
+    // A miner's config.json (256 MiB).
+    let m = d.path().join("m");
+    std::fs::create_dir(&m).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", m.join("config.json")).unwrap();
+    refused(
+        sn9().args(["model", "info"]).arg(&m).output().unwrap(),
+        "256 MiB",
+    );
+    // One endless line of a corpus (1 GiB), and a results file read whole (1 GiB).
+    let corpus = d.path().join("zero.jsonl");
+    std::os::unix::fs::symlink("/dev/zero", &corpus).unwrap();
+    refused(
+        sn9()
+            .args(["data", "pack"])
+            .arg(&corpus)
+            .arg("--tokenizer")
+            .arg(root().join("fixtures/tokenizer/bytes"))
+            .args(["--seq-len", "32", "--out"])
+            .arg(d.path().join("packed"))
+            .output()
+            .unwrap(),
+        "1 GiB",
+    );
+    assert!(!d.path().join("packed").exists());
+    refused(
+        sn9()
+            .args(["score", "/dev/zero", "--block", "1"])
+            .output()
+            .unwrap(),
+        "1 GiB",
+    );
+}

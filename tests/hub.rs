@@ -156,6 +156,36 @@ fn local_hub_round_trip() {
         &[],
     ));
     assert_eq!(old["directory_hash"], pushed["directory_hash"]);
+    // A cached blob damaged on disk (same size, one byte flipped) is detected on the next pull
+    // and downloaded again; the pull then verifies as before.
+    let weights = PathBuf::from(old["dir"].as_str().unwrap()).join("model.safetensors");
+    let blob = std::fs::canonicalize(&weights).unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0x5a;
+    std::fs::write(&blob, &bytes).unwrap();
+    let out = pull(
+        &hub,
+        &home,
+        "alice/tiny-llama",
+        pushed["commit"].as_str().unwrap(),
+        &[
+            "--hotkey",
+            HOTKEY,
+            "--expect-hash",
+            pushed["secure_hash"].as_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("is damaged") && err.contains("downloading it again"),
+        "{err}"
+    );
+    assert_eq!(json_of(out)["verified"], true);
+    assert_eq!(
+        std::fs::read(&weights).unwrap(),
+        std::fs::read(m.join("model.safetensors")).unwrap()
+    );
 }
 
 #[test]

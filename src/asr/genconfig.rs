@@ -64,8 +64,7 @@ pub struct GenConfig {
 }
 
 fn read_json(path: &Path) -> Result<Map<String, Value>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
     let v: Value = serde_json::from_str(&text).with_context(|| {
         format!(
             "{} is not valid JSON; re-download the checkpoint",

@@ -109,8 +109,7 @@ impl WhisperConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| user(format!("{}: not valid JSON ({e})", path.display())))?;
         Self::from_json(&v, &path.display().to_string())

@@ -122,8 +122,7 @@ fn hash32(s: &str, what: &str) -> Result<[u8; 32]> {
 
 fn encode(a: EncodeArgs, p: &Printer) -> Result<()> {
     use super::subtensor::{Call, Encoder, Era, sign};
-    let md = std::fs::read(&a.metadata)
-        .map_err(|e| user(format!("cannot read {}: {e}", a.metadata.display())))?;
+    let md = crate::output::read_bytes(&a.metadata, crate::output::Limit::Table)?;
     let enc = Encoder::new(
         &md,
         hash32(&a.genesis_hash, "--genesis-hash")?,

@@ -171,8 +171,7 @@ impl LocalChain {
 
     pub fn read(&self) -> Result<State> {
         let p = self.state_path();
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| user(format!("cannot read {}: {e}", p.display())))?;
+        let text = crate::output::read_text(&p, crate::output::Limit::State)?;
         let s: State = serde_json::from_str(&text)
             .map_err(|e| user(format!("{} is damaged: {e}", p.display())))?;
         if s.schema != SCHEMA || s.version != 1 {

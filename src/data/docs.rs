@@ -11,6 +11,7 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::error::user;
+use crate::output::{Limit, read_line_bounded};
 
 /// Documents per batch.
 pub const BATCH_DOCS: usize = 512;
@@ -69,7 +70,7 @@ pub fn read_docs(
             let mut n = 0u64;
             loop {
                 line.clear();
-                let read = reader.read_until(b'\n', &mut line)?;
+                let read = read_line_bounded(&mut reader, &mut line, Limit::Document, path)?;
                 if read == 0 {
                     break;
                 }
@@ -101,7 +102,12 @@ pub fn read_docs(
             let mut all = Vec::new();
             match split {
                 TxtSplit::File => {
-                    reader.read_to_end(&mut all)?;
+                    (&mut reader)
+                        .take(Limit::Document.bytes() + 1)
+                        .read_to_end(&mut all)?;
+                    if all.len() as u64 > Limit::Document.bytes() {
+                        return Err(Limit::Document.exceeded(path));
+                    }
                     batch_bytes += all.len() as u64;
                     batch.push(
                         String::from_utf8(all)
@@ -114,7 +120,8 @@ pub fn read_docs(
                     let mut para = String::new();
                     loop {
                         line.clear();
-                        let read = reader.read_until(b'\n', &mut line)?;
+                        let read =
+                            read_line_bounded(&mut reader, &mut line, Limit::Document, path)?;
                         batch_bytes += read as u64;
                         let Ok(text) = std::str::from_utf8(&line) else {
                             batch.push(Doc::NonUtf8);
@@ -135,6 +142,9 @@ pub fn read_docs(
                             }
                             para.clear();
                         } else {
+                            if (para.len() + text.len()) as u64 > Limit::Document.bytes() {
+                                return Err(Limit::Document.exceeded(path));
+                            }
                             para.push_str(text);
                         }
                         if batch.len() >= BATCH_DOCS {

@@ -94,8 +94,7 @@ pub struct MixReport {
 
 impl MixSpec {
     pub fn load(path: &Path) -> Result<MixSpec> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::output::read_text(path, crate::output::Limit::State)?;
         let spec: MixSpec = toml::from_str(&text)
             .map_err(|e| user(format!("{}: not a mix file: {e}", path.display())))?;
         if spec.sources.is_empty() {

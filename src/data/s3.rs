@@ -225,9 +225,17 @@ impl Blobs {
             return Err(fatal(format!("S3 GET {url}: HTTP {status}: {snippet}")));
         }
         let mut raw = Vec::new();
+        let limit = crate::output::Limit::Document.bytes();
         flate2::read::GzDecoder::new(&body[..])
+            .take(limit + 1)
             .read_to_end(&mut raw)
             .map_err(|e| fatal(format!("blob {blob_id}: not gzip ({e})")))?;
+        if raw.len() as u64 > limit {
+            return Err(fatal(format!(
+                "blob {blob_id}: more than {} once decompressed",
+                crate::output::human_bytes(limit)
+            )));
+        }
         decode(&raw, encoding).map_err(|e| fatal(format!("blob {blob_id}: {e}")))
     }
 }

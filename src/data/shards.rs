@@ -122,7 +122,7 @@ pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
     kind: &str,
 ) -> Result<T> {
     let mpath = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath).map_err(|e| {
+    let text = crate::output::read_text(&mpath, crate::output::Limit::State).map_err(|e| {
         user(format!(
             "cannot read {} ({e}); is {} an sn9 {kind} directory?",
             mpath.display(),

@@ -386,8 +386,7 @@ pub fn pack_speech(
     let mut resamplers = HashMap::new();
     let (mut buffer, mut records) = (Vec::new(), Vec::new());
     for (text, path) in rows {
-        let bytes = std::fs::read(path)
-            .map_err(|e| crate::error::user(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = crate::output::read_bytes(path, crate::output::Limit::Audio)?;
         let (rec, kept) = process_clip(
             &bytes,
             path.display().to_string(),

@@ -69,7 +69,7 @@ pub struct SpeechManifest {
 
 /// Whether `dir` holds speech batches (rather than token shards).
 pub fn is_speech_dir(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("manifest.json"))
+    crate::output::read_text(&dir.join("manifest.json"), crate::output::Limit::State)
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .is_some_and(|v| v.get("schema").and_then(|s| s.as_str()) == Some(SCHEMA))
@@ -183,8 +183,17 @@ impl SpeechBatches {
         let t = &self.manifest.tasks[i];
         let tpath = self.dir.join(&t.texts);
         let apath = self.dir.join(&t.audio);
-        let text = std::fs::read_to_string(&tpath)
-            .map_err(|e| user(format!("cannot read {}: {e}", tpath.display())))?;
+        let text = crate::output::read_text(&tpath, crate::output::Limit::Table)?;
+        let size = std::fs::metadata(&apath)
+            .map_err(|e| user(format!("cannot read {}: {e}", apath.display())))?
+            .len();
+        if size != t.samples.saturating_mul(4) {
+            return Err(user(format!(
+                "{}: {size} bytes, the manifest says {} samples; pack the batches again",
+                apath.display(),
+                t.samples
+            )));
+        }
         let bytes = std::fs::read(&apath)
             .map_err(|e| user(format!("cannot read {}: {e}", apath.display())))?;
         if bytes.len() as u64 != t.samples * 4 {

@@ -37,14 +37,14 @@ impl HfTokenizer {
         } else {
             path.to_path_buf()
         };
-        let bytes = std::fs::read(&file)
-            .map_err(|e| user(format!("cannot read tokenizer {}: {e}", file.display())))?;
+        let bytes = crate::output::read_bytes(&file, crate::output::Limit::Tokenizer)
+            .map_err(|e| user(format!("tokenizer: {e:#}")))?;
         let inner = tokenizers::Tokenizer::from_bytes(&bytes)
             .map_err(|e| user(format!("{} is not a tokenizer.json: {e}", file.display())))?;
         let cfg: Option<serde_json::Value> = file
             .parent()
             .map(|d| d.join("tokenizer_config.json"))
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| crate::output::read_text(&p, crate::output::Limit::ModelJson).ok())
             .and_then(|t| serde_json::from_str(&t).ok());
         let eos = match eos {
             Some(e) => e,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -98,7 +98,7 @@ fn what_if(
 ) -> Result<()> {
     use crate::score::wins::{Entry, competitive_filter, compute_wins};
     let rows = crate::score::input::read_rows(
-        crate::output::open_input(path)?,
+        crate::output::read_bytes(path, crate::output::Limit::Table)?.as_slice(),
         &path.display().to_string(),
     )?;
     let models = crate::score::input::group(&rows)?;
@@ -548,11 +548,10 @@ impl BackendTask for Job {
 /// rounds' data. (A validator's round keeps every competition's rows in one file.)
 fn done_models(path: &Path, batches_id: &str, competition: u16) -> Result<BTreeSet<String>> {
     let mut set = BTreeSet::new();
-    let Ok(f) = std::fs::File::open(path) else {
+    let Some(text) = crate::output::read_text_if_exists(path, crate::output::Limit::Table)? else {
         return Ok(set);
     };
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line?;
+    for line in text.lines() {
         if let Ok(v) = serde_json::from_str::<Value>(&line)
             && let Some(m) = v.get("model").and_then(|m| m.as_str())
         {
@@ -573,12 +572,13 @@ fn done_models(path: &Path, batches_id: &str, competition: u16) -> Result<BTreeS
 
 /// A short fingerprint of a batch directory (its manifest's sha256), written in every row.
 fn batches_id(dir: &Path) -> Result<String> {
-    let bytes = std::fs::read(dir.join("manifest.json")).map_err(|e| {
-        user(format!(
-            "cannot read {}: {e}",
-            dir.join("manifest.json").display()
-        ))
-    })?;
+    let bytes = crate::output::read_bytes(&dir.join("manifest.json"), crate::output::Limit::State)
+        .map_err(|e| {
+            user(format!(
+                "cannot read {}: {e}",
+                dir.join("manifest.json").display()
+            ))
+        })?;
     let d = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
     Ok(d.iter().take(8).map(|b| format!("{b:02x}")).collect())
 }
@@ -595,7 +595,7 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
     }
     if let Some(p) = &a.against {
         let rows = crate::score::input::read_rows(
-            crate::output::open_input(p)?,
+            crate::output::read_bytes(p, crate::output::Limit::Table)?.as_slice(),
             &p.display().to_string(),
         )?;
         crate::score::input::group(&rows)?;
@@ -638,8 +638,8 @@ pub fn run(a: EvalArgs, p: &Printer) -> Result<()> {
         } else {
             t.clone()
         };
-        let bytes = std::fs::read(&file)
-            .map_err(|e| user(format!("cannot read tokenizer {}: {e}", file.display())))?;
+        let bytes = crate::output::read_bytes(&file, crate::output::Limit::Tokenizer)
+            .map_err(|e| user(format!("tokenizer: {e:#}")))?;
         let sha: String =
             sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
                 .iter()

@@ -117,7 +117,8 @@ impl Write for Limited<'_> {
 }
 
 /// Makes `file` of `repo` at `commit` present in the cache under `root`; returns its snapshot
-/// path. Already complete blobs are reused (after a size check).
+/// path. A blob already in the cache is reused when its content still matches the oid; a damaged
+/// one is downloaded again.
 pub fn fetch(
     root: &Path,
     hub: &dyn Hub,
@@ -132,7 +133,25 @@ pub fn fetch(
     let snap = repo_dir.join("snapshots").join(commit).join(&file.path);
     std::fs::create_dir_all(repo_dir.join("blobs"))
         .map_err(|e| user(format!("cannot write the cache {}: {e}", root.display())))?;
-    let have = std::fs::metadata(&blob).map(|m| m.len()).ok();
+    let mut have = std::fs::metadata(&blob).map(|m| m.len()).ok();
+    // A cached blob is trusted only once its content matches the oid again: a disk error, an
+    // interrupted copy or another program may have changed it since it was verified.
+    if have == Some(file.size) {
+        let got = digest_file(&blob, file)
+            .with_context(|| format!("verifying the cached {}", blob.display()))?;
+        if got != file.oid {
+            eprintln!(
+                "sn9: the cached {} of {repo} is damaged ({} {got}, expected {}); downloading it \
+                 again",
+                file.path,
+                if file.lfs { "sha256" } else { "git blob id" },
+                file.oid
+            );
+            std::fs::remove_file(&blob)
+                .with_context(|| format!("removing the damaged {}", blob.display()))?;
+            have = None;
+        }
+    }
     if have != Some(file.size) {
         let part = PathBuf::from(format!("{}.incomplete", blob.display()));
         retry.run(&format!("downloading {}", file.path), || {

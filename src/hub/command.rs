@@ -79,7 +79,7 @@ pub fn token() -> Option<String> {
                 .map(|p| p.join("token"))
                 .unwrap_or_default()
         });
-    std::fs::read_to_string(path)
+    crate::output::read_text(&path, crate::output::Limit::Secret)
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())

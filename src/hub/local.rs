@@ -54,10 +54,10 @@ impl LocalHub {
     }
 
     fn head(&self, repo: &RepoId) -> Result<Option<String>> {
-        match std::fs::read_to_string(self.repo_dir(repo).join("refs/main")) {
-            Ok(s) => Ok(Some(commit_sha(s.trim())?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        let path = self.repo_dir(repo).join("refs/main");
+        match crate::output::read_text_if_exists(&path, crate::output::Limit::State)? {
+            Some(s) => Ok(Some(commit_sha(s.trim())?)),
+            None => Ok(None),
         }
     }
 
@@ -66,12 +66,13 @@ impl LocalHub {
             .repo_dir(repo)
             .join("commits")
             .join(format!("{sha}.json"));
-        let text = std::fs::read_to_string(&p).map_err(|_| {
-            user(format!(
-                "{repo} has no commit {sha} in the local hub {}",
-                self.root.display()
-            ))
-        })?;
+        let text = crate::output::read_text_if_exists(&p, crate::output::Limit::State)?
+            .ok_or_else(|| {
+                user(format!(
+                    "{repo} has no commit {sha} in the local hub {}",
+                    self.root.display()
+                ))
+            })?;
         serde_json::from_str(&text).with_context(|| format!("{} is damaged", p.display()))
     }
 }

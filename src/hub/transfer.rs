@@ -136,8 +136,11 @@ pub fn pull(
     } else {
         model_files(&info.files, |ix| {
             let p = fetch(ix)?;
-            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p)?)
-                .map_err(|e| user(format!("{}: malformed index: {e}", ix.path)))?;
+            let v: serde_json::Value = serde_json::from_str(&crate::output::read_text(
+                &p,
+                crate::output::Limit::ModelJson,
+            )?)
+            .map_err(|e| user(format!("{}: malformed index: {e}", ix.path)))?;
             Ok(v["weight_map"]
                 .as_object()
                 .ok_or_else(|| user("model.safetensors.index.json has no weight_map"))?
@@ -182,8 +185,7 @@ pub fn vocoder_files(all: &[RemoteFile]) -> Option<Vec<RemoteFile>> {
 /// True when a downloaded `config.json` names the E2TTS architecture (a TTS model, which
 /// validators download and hash whole).
 pub fn is_tts_config(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         user(format!(
             "{}: config.json is not valid JSON ({e})",

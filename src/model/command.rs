@@ -214,8 +214,7 @@ pub struct Described {
 /// Reads a model directory's config.json (and, for E2TTS, vocab.txt) for the competition checks.
 pub fn describe_dir(dir: &std::path::Path) -> Result<Described> {
     let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::output::read_text(&path, crate::output::Limit::ModelJson)?;
     let raw: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| user(format!("{}: not valid JSON ({e})", path.display())))?;
     if crate::tts::is_e2tts(&raw) {
@@ -277,8 +276,7 @@ pub fn fit(
 
 /// A JSON file's value, or None when it is not JSON (the text loader then says why).
 fn read_json(path: &std::path::Path) -> Result<Option<serde_json::Value>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
     Ok(serde_json::from_str(&text).ok())
 }
 
@@ -326,8 +324,7 @@ fn init_e2tts(
     p: &Printer,
 ) -> Result<()> {
     let vocab_txt = match &vocab {
-        Some(v) => std::fs::read_to_string(v)
-            .map_err(|e| user(format!("cannot read {}: {e}", v.display())))?,
+        Some(v) => crate::output::read_text(v, crate::output::Limit::ModelJson)?,
         None => crate::tts::e2tts::default_vocab_txt(),
     };
     let parsed = crate::tts::text::Vocab::parse(vocab_txt.as_bytes())?;

@@ -69,8 +69,7 @@ fn get<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
 
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<ModelConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| user(format!("{} is not valid JSON: {e}", path.display())))?;
         Self::from_json(&v).map_err(|e| e.context(format!("in {}", path.display())))

@@ -380,7 +380,7 @@ impl WeightFiles {
             });
         }
         if index_path.exists() {
-            let text = std::fs::read_to_string(&index_path).map_err(|e| bad(&index_path, e))?;
+            let text = crate::output::read_text(&index_path, crate::output::Limit::ModelJson)?;
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| bad(&index_path, format!("not valid JSON ({e})")))?;
             let map = v

@@ -11,7 +11,7 @@ use super::round::{RoundOutput, run_round};
 use super::state::State;
 use crate::competition::{Schedule, constants};
 use crate::error::user;
-use crate::output::{Format, Printer, Table, open_input, stdout};
+use crate::output::{Format, Printer, Table, stdout};
 use crate::settings::ConfigFile;
 
 /// Command-line arguments of `sn9 score`.
@@ -144,7 +144,10 @@ pub fn run(s: ScoreSettings, p: &Printer) -> Result<()> {
     } else {
         s.results.display().to_string()
     };
-    let rows = read_rows(open_input(&s.results)?, &source)?;
+    let rows = read_rows(
+        crate::output::read_bytes(&s.results, crate::output::Limit::Table)?.as_slice(),
+        &source,
+    )?;
     if rows.is_empty() {
         return Err(user(format!(
             "{source} holds no evaluation results; nothing to score"

@@ -56,15 +56,10 @@ impl State {
     /// Loads a state file; a missing file is `None`. A file of another schema or version is an
     /// error (and is left untouched).
     pub fn load(path: &Path) -> Result<Option<State>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(user(format!(
-                    "cannot read state file {}: {e}",
-                    path.display()
-                )));
-            }
+        let Some(text) = crate::output::read_text_if_exists(path, crate::output::Limit::State)
+            .map_err(|e| user(format!("state file: {e:#}")))?
+        else {
+            return Ok(None);
         };
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             user(format!(

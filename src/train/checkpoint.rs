@@ -72,8 +72,8 @@ pub fn list(run: &Path) -> Vec<(u64, PathBuf)> {
 /// The checkpoint `checkpoints/latest` names, if any.
 pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
     let f = run.join("checkpoints").join("latest");
-    match std::fs::read_to_string(&f) {
-        Ok(s) => {
+    match crate::output::read_text_if_exists(&f, crate::output::Limit::State)? {
+        Some(s) => {
             let name = s.trim();
             if step_of(name).is_none() {
                 return Err(user(format!(
@@ -83,8 +83,7 @@ pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
             }
             Ok(Some(run.join("checkpoints").join(name)))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(user(format!("cannot read {}: {e}", f.display()))),
+        None => Ok(None),
     }
 }
 
@@ -197,8 +196,7 @@ pub fn load<B: Backend>(
         ))
     };
     let sp = dir.join("trainer_state.json");
-    let text = std::fs::read_to_string(&sp)
-        .map_err(|e| hint(anyhow::anyhow!("cannot read {}: {e}", sp.display())))?;
+    let text = crate::output::read_text(&sp, crate::output::Limit::State).map_err(hint)?;
     let state: TrainerState =
         serde_json::from_str(&text).map_err(|e| hint(anyhow::anyhow!("{}: {e}", sp.display())))?;
     if state.schema != SCHEMA || state.version != VERSION {

@@ -169,8 +169,11 @@ pub struct Settings {
 
 fn sha256_file(p: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(p).map_err(|e| user(format!("cannot read {}: {e}", p.display())))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
+    let mut f =
+        std::fs::File::open(p).map_err(|e| user(format!("cannot read {}: {e}", p.display())))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| user(format!("cannot read {}: {e}", p.display())))?;
+    Ok(format!("{:x}", h.finalize()))
 }
 
 /// Resolves the settings: flag > env > config file > `saved` (the run's `run.json` on
@@ -406,13 +409,13 @@ pub fn run(a: TrainArgs, top: &ConfigFile, p: &Printer) -> Result<()> {
     let run_json = out.join("run.json");
     let latest = checkpoint::latest(&out)?;
     let saved: Option<Settings> = if a.resume {
-        let text = std::fs::read_to_string(&run_json).map_err(|e| {
-            user(format!(
-                "--resume: cannot read {} ({e}); is {} a run directory of `sn9 train`?",
-                run_json.display(),
-                out.display()
-            ))
-        })?;
+        let text =
+            crate::output::read_text(&run_json, crate::output::Limit::State).map_err(|e| {
+                user(format!(
+                    "--resume: {e:#}; is {} a run directory of `sn9 train`?",
+                    out.display()
+                ))
+            })?;
         Some(
             serde_json::from_str(&text)
                 .map_err(|e| user(format!("{}: {e}", run_json.display())))?,
@@ -645,17 +648,18 @@ impl MultiDeviceTask for Job {
         );
         // Metrics: keep the rows up to the checkpoint, so a resumed file reads as one run.
         let metrics_path = out.join("metrics.jsonl");
-        let kept: String = std::fs::read_to_string(&metrics_path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| {
-                serde_json::from_str::<Value>(l)
-                    .ok()
-                    .and_then(|v| v["step"].as_u64())
-                    .is_some_and(|s| s <= ts.step)
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let kept: String =
+            crate::output::read_text_if_exists(&metrics_path, crate::output::Limit::Table)?
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| {
+                    serde_json::from_str::<Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_some_and(|s| s <= ts.step)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
         crate::output::write_atomic(&metrics_path, kept.as_bytes())?;
         let mut metrics = std::fs::OpenOptions::new()
             .append(true)

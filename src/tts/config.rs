@@ -188,8 +188,7 @@ pub fn is_e2tts(cfg: &Value) -> bool {
 impl E2ttsConfig {
     /// Reads `DIR/config.json` and checks it against the vocabulary size.
     pub fn from_file(path: &Path, vocab_size: usize) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
         let raw: Value = serde_json::from_str(&text)
             .map_err(|e| user(format!("{}: not valid JSON ({e})", path.display())))?;
         Self::from_value(raw, vocab_size, path)

@@ -121,7 +121,7 @@ impl Vocab {
 
     /// Reads and parses `path` (a model directory's `vocab.txt`).
     pub fn from_file(path: &Path) -> Result<Vocab> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = crate::output::read_bytes(path, crate::output::Limit::ModelJson)?;
         Vocab::parse(&bytes).with_context(|| format!("parsing {}", path.display()))
     }
 

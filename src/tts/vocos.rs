@@ -60,8 +60,7 @@ impl VocosConfig {
     /// Parses `config.yaml`; refuses the parts sn9 does not implement (other feature extractors,
     /// `padding: same`, AdaLayerNorm) with what to use instead.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::output::read_text(path, crate::output::Limit::ModelJson)?;
         let y: Yaml = serde_yaml::from_str(&text)
             .map_err(|e| user(format!("{}: not valid YAML ({e})", path.display())))?;
         let part = |name: &str, class: &str| -> Result<Yaml> {

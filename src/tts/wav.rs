@@ -122,8 +122,7 @@ pub fn decode(bytes: &[u8], what: &str) -> Result<Audio> {
 
 /// Reads a WAV file.
 pub fn read(path: &Path) -> Result<Audio> {
-    let bytes =
-        std::fs::read(path).map_err(|e| user(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = crate::output::read_bytes(path, crate::output::Limit::Audio)?;
     decode(&bytes, &path.display().to_string())
 }
 

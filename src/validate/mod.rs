@@ -231,12 +231,12 @@ pub fn run(a: ValidateArgs, p: &Printer) -> Result<()> {
     }
     // Resume the unfinished round, or start one at the head block.
     let cur = a.state_dir.join("current-round");
-    let block: u64 = match std::fs::read_to_string(&cur) {
-        Ok(s) => s
+    let block: u64 = match crate::output::read_text_if_exists(&cur, crate::output::Limit::State)? {
+        Some(s) => s
             .trim()
             .parse()
             .map_err(|_| user(format!("{} is damaged", cur.display())))?,
-        Err(_) => {
+        None => {
             let mut c = sn9(&a)?;
             c.args(["--json", "chain", "block"]);
             let v: Value = serde_json::from_slice(&run_child("chain block", c)?)?;
@@ -284,9 +284,12 @@ pub fn run(a: ValidateArgs, p: &Printer) -> Result<()> {
 fn print_result(r: &Round) -> Result<()> {
     let mut w = crate::output::stdout();
     if r.p.format == Format::Json {
-        let done = std::fs::read_to_string(r.dir.join("done.json")).unwrap_or_else(|_| "{}".into());
+        let done = crate::output::read_text(&r.dir.join("done.json"), crate::output::Limit::State)
+            .unwrap_or_else(|_| "{}".into());
         writeln!(w, "{}", done.trim())?;
-    } else if let Ok(t) = std::fs::read_to_string(r.dir.join("score.txt")) {
+    } else if let Ok(t) =
+        crate::output::read_text(&r.dir.join("score.txt"), crate::output::Limit::Table)
+    {
         write!(w, "{t}")?;
     } else {
         writeln!(w, "round {}: no model to score", r.block)?;
@@ -300,12 +303,12 @@ pub fn path(r: &Round, name: &str) -> PathBuf {
 }
 
 pub fn read_json(p: &Path) -> Result<Value> {
-    serde_json::from_str(
-        &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-    )
-    .with_context(|| format!("{} is damaged", p.display()))
+    serde_json::from_str(&crate::output::read_text(p, crate::output::Limit::State)?)
+        .with_context(|| format!("{} is damaged", p.display()))
 }
 
 pub(crate) fn lines_of(p: &Path) -> Vec<Value> {
-    std::fs::read(p).map(|b| json_lines(&b)).unwrap_or_default()
+    crate::output::read_bytes(p, crate::output::Limit::Table)
+        .map(|b| json_lines(&b))
+        .unwrap_or_default()
 }

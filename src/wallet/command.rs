@@ -39,8 +39,8 @@ impl WalletArgs {
     /// The password: `--password-file`, `SN9_WALLET_PASSWORD`, or a prompt without echo.
     pub fn password(&self, what: &str) -> Result<String> {
         if let Some(f) = &self.password_file {
-            let s = std::fs::read_to_string(f)
-                .map_err(|e| user(format!("cannot read --password-file {}: {e}", f.display())))?;
+            let s = crate::output::read_text(f, crate::output::Limit::Secret)
+                .map_err(|e| user(format!("--password-file: {e:#}")))?;
             return Ok(s.trim_end_matches(['\n', '\r']).to_string());
         }
         if let Ok(p) = std::env::var("SN9_WALLET_PASSWORD") {

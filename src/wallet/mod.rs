@@ -165,13 +165,17 @@ pub fn encrypt_nacl(plain: &[u8], password: &str) -> Result<Vec<u8>> {
 
 /// Reads a key file; encrypted ones need `password()`.
 pub fn load_key(path: &Path, password: impl FnOnce() -> Result<String>) -> Result<Key> {
-    let data = Zeroizing::new(std::fs::read(path).map_err(|e| {
-        user(format!(
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(user(format!(
             "cannot read key file {} ({e}); create the wallet with `sn9 wallet create` or point \
              --wallet-path/--wallet-name/--wallet-hotkey at it",
             path.display()
-        ))
-    })?);
+        )));
+    }
+    let data = Zeroizing::new(crate::output::read_bytes(
+        path,
+        crate::output::Limit::Secret,
+    )?);
     let plain = if data.starts_with(b"$NACL") {
         let pw = Zeroizing::new(password()?);
         decrypt_nacl(&data, &pw, path)?
@@ -239,8 +243,7 @@ use crate::hex::{decode as hex_bytes, encode_0x as hex0x};
 
 /// The SS58 address in a `*pub.txt` (or any key) file.
 pub fn read_address(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| user(format!("cannot read {} ({e})", path.display())))?;
+    let text = crate::output::read_text(path, crate::output::Limit::Secret)?;
     let v: Value = serde_json::from_str(&text).map_err(|_| {
         user(format!(
             "{} is not a key file (corrupt JSON)",
