@@ -271,6 +271,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // Outputs may name directories that do not exist yet (`--state vali/state.json`).
     std::fs::create_dir_all(&dir)
         .with_user_context(|| format!("cannot create the directory {}", dir.display()))?;
+    sweep_stale(&dir, &format!(".{name}.tmp."), "");
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| -> Result<()> {
         let mut f = File::create(&tmp).with_user_context(|| {
@@ -291,6 +292,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether process `pid` is running (Linux: `/proc/PID`); where that cannot be told, true, so
+/// nothing of a live process is ever removed.
+pub fn pid_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Removes what killed runs left in `dir`: the entries named `{prefix}{pid}{suffix}` whose
+/// process no longer runs (temporary files and directories of atomic writes). Returns how many.
+pub fn sweep_stale(dir: &Path, prefix: &str, suffix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|s| s.strip_prefix(prefix))
+            .and_then(|s| s.strip_suffix(suffix))
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || pid_alive(pid) {
+            continue;
+        }
+        let p = e.path();
+        let gone = if e.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        if gone.is_ok() {
+            eprintln!(
+                "sn9: removed {}, left by an interrupted run (process {pid})",
+                p.display()
+            );
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A simple aligned text table.

@@ -578,3 +578,135 @@ fn endless_inputs_stop_at_their_bound() {
         "1 GiB",
     );
 }
+
+/// Leftovers: a wallet created on a full disk (simulated with `ulimit -f 0`, SIGXFSZ ignored so
+/// the write fails with EFBIG as ENOSPC would) leaves no key behind and the next try succeeds;
+/// an empty key file left by an older failed create is replaced; a hidden temporary directory of
+/// a killed `data pack` is removed by the next pack of the same output.
+#[test]
+fn failed_and_killed_runs_leave_nothing_that_blocks_the_next() {
+    let d = tempfile::tempdir().unwrap();
+    let wallets = d.path().join("wallets");
+    let create = |full_disk: bool| {
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c")
+            .arg(if full_disk {
+                "trap '' XFSZ; ulimit -f 0; exec \"$@\""
+            } else {
+                "exec \"$@\""
+            })
+            .arg("sh")
+            .arg(sn9().get_program())
+            .args(["wallet", "create", "--no-password", "--wallet-name", "w"])
+            .arg("--wallet-path")
+            .arg(&wallets);
+        c.env_remove("SN9_WALLET_PATH").output().unwrap()
+    };
+    let o = create(true);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("disk full"), "{err}");
+    let left: Vec<_> = walkdir(&wallets)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    common::ok(&create(false));
+    assert!(std::fs::metadata(wallets.join("w/coldkey")).unwrap().len() > 0);
+    // An empty hotkey left by an older version is replaced, a real one never.
+    let hot = wallets.join("w/hotkeys/default");
+    std::fs::write(&hot, b"").unwrap();
+    std::fs::remove_file(wallets.join("w/hotkeys/defaultpub.txt")).unwrap();
+    let add = || {
+        sn9()
+            .args(["wallet", "create", "--hotkey-only", "--wallet-name", "w"])
+            .arg("--wallet-path")
+            .arg(&wallets)
+            .output()
+            .unwrap()
+    };
+    common::ok(&add());
+    assert!(std::fs::metadata(&hot).unwrap().len() > 0);
+    assert_eq!(add().status.code(), Some(1));
+
+    // A killed pack's temporary directory (its process gone) is swept by the next pack.
+    let gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    let mut gone = gone;
+    gone.wait().unwrap();
+    let stale = d.path().join(format!(".packed.tmp-{pid}"));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("shard-00000.bin"), [0u8; 64]).unwrap();
+    pack(d.path(), "packed", 32);
+    assert!(!stale.exists());
+    assert!(d.path().join("packed/manifest.json").is_file());
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// File names that are not UTF-8: an argument naming one is refused before any work (sn9 records
+/// the paths it is given in JSON, which holds only UTF-8); `hub push` leaves such a file out (the
+/// Hub cannot hold its name) and says so. Never a panic.
+#[test]
+fn non_utf8_names_are_refused_or_left_out() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let bad = |s: &str| {
+        let mut b = s.as_bytes().to_vec();
+        b.extend_from_slice(b"\xff\xfe");
+        OsStr::from_bytes(&b).to_os_string()
+    };
+    let corpus = d.path().join(bad("corpus")).with_extension("jsonl");
+    std::fs::copy(root().join("fixtures/corpus/tiny.jsonl"), &corpus).unwrap();
+    let o = sn9()
+        .args(["data", "pack"])
+        .arg(&corpus)
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/bytes"))
+        .args(["--seq-len", "32", "--out"])
+        .arg(d.path().join("packed"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not UTF-8"), "{err}");
+    let data = pack(d.path(), "eval", 32);
+    let o = sn9()
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--model")
+        .arg(root().join("fixtures/train/micro-llama.json"))
+        .arg("--out")
+        .arg(d.path().join(bad("run")))
+        .args(["--steps", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!d.path().join(bad("run")).exists());
+    // A push leaves the file out and warns.
+    let m = tiny(d.path(), 1, None);
+    std::fs::write(m.join(bad("extra")).with_extension("safetensors"), b"x").unwrap();
+    let o = sn9()
+        .args(["hub", "push"])
+        .arg(&m)
+        .args(["abcd/efgh", "--hub"])
+        .arg(format!("file://{}", d.path().join("hub").display()))
+        .output()
+        .unwrap();
+    common::ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not pushed"));
+}

@@ -98,6 +98,7 @@ pub(crate) fn begin_output(out: &Path, replace: bool) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "shards".into());
+    crate::output::sweep_stale(&parent, &format!(".{name}.tmp-"), "");
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;

@@ -265,7 +265,11 @@ pub fn local_files(dir: &Path) -> Result<(Vec<LocalFile>, Vec<String>)> {
     let root = std::fs::canonicalize(dir)?;
     for e in rd {
         let e = e?;
-        let name = e.file_name().to_string_lossy().to_string();
+        // A name that is not UTF-8 cannot be a file on the Hub (nor one a validator loads).
+        let Some(name) = e.file_name().to_str().map(str::to_string) else {
+            skipped.push(e.file_name().to_string_lossy().into_owned());
+            continue;
+        };
         if e.file_type()?.is_symlink() && wanted(&name) {
             check_link(&root, &e.path())?;
         }

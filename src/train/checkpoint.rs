@@ -97,11 +97,9 @@ pub fn commit_dir(dest: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resul
     let parent = dest.parent().context("checkpoint path has no parent")?;
     std::fs::create_dir_all(parent)
         .map_err(|e| user(format!("cannot create {}: {e}", parent.display())))?;
-    let tmp = parent.join(format!(
-        ".tmp-{}-{}",
-        dest.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    crate::output::sweep_stale(parent, &format!(".tmp-{name}-"), "");
+    let tmp = parent.join(format!(".tmp-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let res = (|| -> Result<()> {
         std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;

@@ -286,26 +286,79 @@ fn keyfile_json(phrase: &str) -> Result<(Value, Value, String)> {
     Ok((full, public_only, ss58))
 }
 
-/// Writes `bytes` to a new file with mode 0600 (refusing to overwrite).
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes the key files of one `create` all or none, each with mode 0600 and never over an
+/// existing key: every file goes to a temporary sibling, is synced, then linked to its name. On
+/// any failure (a full disk) what this call made is removed, so no empty or partial key blocks
+/// the next try. An empty file already at a key's path (left by a failed create of an older
+/// version) holds no secret and is replaced.
+fn write_secrets(files: &[(PathBuf, Zeroizing<Vec<u8>>)]) -> Result<()> {
     use std::io::Write;
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d)
-            .map_err(|e| user(format!("cannot create {}: {e}", d.display())))?;
+    for (path, _) in files {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_file() && m.len() == 0 => {
+                eprintln!(
+                    "sn9: {} is empty (left by an interrupted create); replacing it",
+                    path.display()
+                );
+                std::fs::remove_file(path)
+                    .map_err(|e| user(format!("cannot remove {}: {e}", path.display())))?;
+            }
+            Ok(_) => {
+                return Err(user(format!(
+                    "{} already exists; a wallet is never overwritten: choose another name",
+                    path.display()
+                )));
+            }
+            Err(_) => {}
+        }
     }
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path).map_err(|e| {
-        user(format!(
-            "cannot create {} ({e}); a wallet is never overwritten: choose another name",
-            path.display()
-        ))
-    })?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut temps: Vec<PathBuf> = Vec::new();
+    let res = (|| -> Result<()> {
+        for (path, bytes) in files {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)
+                .map_err(|e| user(format!("cannot create {}: {e}", dir.display())))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            crate::output::sweep_stale(dir, &format!(".{name}.tmp."), "");
+            let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            temps.push(tmp.clone());
+            let mut f = o
+                .open(&tmp)
+                .map_err(|e| user(format!("cannot create {} ({e})", tmp.display())))?;
+            f.write_all(bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| {
+                    user(format!(
+                        "cannot write {} ({e}); is the disk full?",
+                        path.display()
+                    ))
+                })?;
+        }
+        for ((path, _), tmp) in files.iter().zip(&temps) {
+            std::fs::hard_link(tmp, path).map_err(|e| {
+                user(format!(
+                    "cannot create {} ({e}); a wallet is never overwritten: choose another name",
+                    path.display()
+                ))
+            })?;
+            made.push(path.clone());
+        }
+        Ok(())
+    })();
+    for t in &temps {
+        let _ = std::fs::remove_file(t);
+    }
+    if res.is_err() {
+        for p in &made {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    res
 }
 
 /// A fresh 12-word BIP-39 phrase.
@@ -323,6 +376,7 @@ pub fn create(
     hotkey: Option<&str>,
 ) -> Result<(Option<String>, Option<String>)> {
     let mut out = (None, None);
+    let mut files = Vec::new();
     if let Some((phrase, password)) = coldkey {
         let (full, public, ss58) = keyfile_json(phrase)?;
         let plain = Zeroizing::new(serde_json::to_vec(&full)?);
@@ -330,22 +384,23 @@ pub fn create(
             Some(pw) => encrypt_nacl(&plain, pw)?,
             None => plain.to_vec(),
         };
-        write_secret(&w.coldkey_file(), &data)?;
-        write_secret(
-            &w.dir().join("coldkeypub.txt"),
-            &serde_json::to_vec(&public)?,
-        )?;
+        files.push((w.coldkey_file(), Zeroizing::new(data)));
+        files.push((
+            w.dir().join("coldkeypub.txt"),
+            Zeroizing::new(serde_json::to_vec(&public)?),
+        ));
         out.0 = Some(ss58);
     }
     if let Some(phrase) = hotkey {
         let (full, public, ss58) = keyfile_json(phrase)?;
-        write_secret(&w.hotkey_file(), &serde_json::to_vec(&full)?)?;
-        write_secret(
-            &w.dir().join("hotkeys").join(format!("{}pub.txt", w.hotkey)),
-            &serde_json::to_vec(&public)?,
-        )?;
+        files.push((w.hotkey_file(), Zeroizing::new(serde_json::to_vec(&full)?)));
+        files.push((
+            w.dir().join("hotkeys").join(format!("{}pub.txt", w.hotkey)),
+            Zeroizing::new(serde_json::to_vec(&public)?),
+        ));
         out.1 = Some(ss58);
     }
+    write_secrets(&files)?;
     Ok(out)
 }
 
