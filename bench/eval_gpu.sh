@@ -18,7 +18,7 @@ cat > "$work/config.json" <<JSON
  "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "tie_word_embeddings": true,
  "initializer_range": 0.02, "hidden_act": "silu", "torch_dtype": "bfloat16"}
 JSON
-target/release/sn9 -q model init --config "$work/config.json" --dtype bf16 --seed 1 "$work/m" >/dev/null
+target/release/sn9 -q model init --model-config "$work/config.json" --dtype bf16 --seed 1 "$work/m" >/dev/null
 target/release/sn9 model info "$work/m" --block 5200000
 echo "sn9: $(target/release/examples/forward_bench "$work/m" "$seq" "$iters" - cuda:0 bf16 "$peak")"
 if python3 -c "import torch, transformers; assert torch.cuda.is_available()" 2>/dev/null; then

@@ -23,7 +23,7 @@ cat > "$work/config.json" <<JSON
  "rope_theta": 10000.0, "tie_word_embeddings": false, "initializer_range": 0.02,
  "hidden_act": "silu", "torch_dtype": "float32"}
 JSON
-target/release/sn9 -q model init --config "$work/config.json" --seed 7 "$work/model" >/dev/null
+target/release/sn9 -q model init --model-config "$work/config.json" --seed 7 "$work/model" >/dev/null
 
 ours=$(target/release/examples/forward_bench "$work/model" "$seq" "$iters" "$work/logits.bin")
 theirs=$("$venv/bin/python" bench/model.py "$work/model" "$seq" "$iters" "$work/logits.bin" "$(nproc)")

@@ -20,7 +20,7 @@ cat > "$work/e2tts.json" <<'JSON'
  "odeint": {"method": "euler"},
  "sampling": {"nfe_step": 16, "cfg_strength": 2.0, "sway_sampling_coef": -1.0}}
 JSON
-$sn9 -q model init --config "$work/e2tts.json" --seed 1 "$work/model" >/dev/null
+$sn9 -q model init --model-config "$work/e2tts.json" --seed 1 "$work/model" >/dev/null
 "$venv/bin/python" - "$work" <<'PY'
 import sys, os, torch, yaml
 from vocos import Vocos

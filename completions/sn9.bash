@@ -464,12 +464,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain)
-            opts="-q -v -h --json --quiet --verbose --help metadata block metagraph commitments commit weights local encode help"
+            opts="-q -v -h --json --quiet --verbose --config --help metadata block metagraph commitments commit weights local encode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -478,7 +482,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__block)
-            opts="-q -v -h --network --netuid --genesis --at --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --at --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -500,6 +504,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -508,7 +516,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__commit)
-            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +550,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -550,7 +562,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__commitments)
-            opts="-q -v -h --network --netuid --genesis --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -568,6 +580,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -576,7 +592,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__encode)
-            opts="-q -v -h --metadata --spec-version --transaction-version --genesis-hash --nonce --era-period --era-block --era-block-hash --netuid --sign --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --help set-weights set-commitment"
+            opts="-q -v -h --metadata --spec-version --transaction-version --genesis-hash --nonce --era-period --era-block --era-block-hash --netuid --sign --wallet-path --wallet-name --wallet-hotkey --password-file --json --quiet --verbose --config --help set-weights set-commitment"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +647,10 @@ _sn9() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -866,12 +886,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local)
-            opts="-q -v -h --json --quiet --verbose --help init register advance help"
+            opts="-q -v -h --json --quiet --verbose --config --help init register advance help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -880,7 +904,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local__subcmd__advance)
-            opts="-q -v -h --network --netuid --genesis --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -894,7 +918,7 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --genesis)
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -976,7 +1000,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local__subcmd__init)
-            opts="-q -v -h --netuid --block --tempo --weights-rate-limit --json --quiet --verbose --help"
+            opts="-q -v -h --netuid --block --tempo --weights-rate-limit --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -998,6 +1022,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1006,7 +1034,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__local__subcmd__register)
-            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --stake --validator --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --wallet-path --wallet-name --wallet-hotkey --password-file --stake --validator --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1017,10 +1045,6 @@ _sn9() {
                     return 0
                     ;;
                 --netuid)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --genesis)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1044,6 +1068,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1052,12 +1080,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata)
-            opts="-q -v -h --json --quiet --verbose --help encode decode help"
+            opts="-q -v -h --json --quiet --verbose --config --help encode decode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1066,12 +1098,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata__subcmd__decode)
-            opts="-q -v -h --json --quiet --verbose --help"
+            opts="-q -v -h --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1080,7 +1116,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metadata__subcmd__encode)
-            opts="-q -v -h --commit --secure-hash --competition --json --quiet --verbose --help"
+            opts="-q -v -h --commit --secure-hash --competition --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1095,6 +1131,10 @@ _sn9() {
                     return 0
                     ;;
                 --competition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1162,7 +1202,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__metagraph)
-            opts="-q -v -h --network --netuid --genesis --csv --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --csv --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1180,6 +1220,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1188,12 +1232,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__weights)
-            opts="-q -v -h --json --quiet --verbose --help set help"
+            opts="-q -v -h --json --quiet --verbose --config --help set help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1244,7 +1292,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__chain__subcmd__weights__subcmd__set)
-            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --dry-run --json --quiet --verbose --help"
+            opts="-q -v -h --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --dry-run --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1278,6 +1326,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1286,7 +1338,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__competitions)
-            opts="-q -v -h --block --schedule --all --json --quiet --verbose --help"
+            opts="-q -v -h --block --schedule --all --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1300,6 +1352,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1308,12 +1364,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__completions)
-            opts="-q -v -h --json --quiet --verbose --help bash elvish fish powershell zsh"
+            opts="-q -v -h --json --quiet --verbose --config --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1322,12 +1382,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data)
-            opts="-q -v -h --json --quiet --verbose --help sample pack pack-speech fetch mix help"
+            opts="-q -v -h --json --quiet --verbose --config --help sample pack pack-speech fetch mix help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1336,7 +1400,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__fetch)
-            opts="-q -v -h --dataset --hub-dataset --revision --files --hub --cache-dir --from --text-field --txt-split --config --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --timeout-ms --json --quiet --verbose --help"
+            opts="-q -v -h --dataset --hub-dataset --revision --files --hub --cache-dir --from --text-field --txt-split --subset --split --offset --rows --page-size --out --auth --datasets-server --retries --backoff-ms --deadline-s --timeout-ms --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1378,7 +1442,7 @@ _sn9() {
                     COMPREPLY=($(compgen -W "file paragraphs lines" -- "${cur}"))
                     return 0
                     ;;
-                --config)
+                --subset)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1414,7 +1478,15 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --deadline-s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1524,7 +1596,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__mix)
-            opts="-q -v -h --out --tokenizer --documents --force --json --quiet --verbose --help"
+            opts="-q -v -h --out --tokenizer --documents --force --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1542,6 +1614,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1550,7 +1626,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__pack)
-            opts="-q -v -h --tokenizer --eos-id --max-doc-tokens --seq-len --text-field --txt-split --sequences-per-shard --task --out --force --json --quiet --verbose --help"
+            opts="-q -v -h --tokenizer --eos-id --max-doc-tokens --seq-len --text-field --txt-split --sequences-per-shard --task --out --force --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1592,6 +1668,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1600,7 +1680,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__pack__subcmd__speech)
-            opts="-q -v -h --seed --task --out --force --json --quiet --verbose --help"
+            opts="-q -v -h --seed --task --out --force --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1618,6 +1698,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1626,7 +1710,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__data__subcmd__sample)
-            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --retry-delay-ms --schedule --allow-empty --s3-endpoint --json --quiet --verbose --help"
+            opts="-q -v -h --block --block-hash --seed --competition --tokenizer --eos-id --max-doc-tokens --seq-len --out --force --datasets-server --timeout-ms --backoff-ms --deadline-s --schedule --allow-empty --s3-endpoint --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1676,7 +1760,11 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --retry-delay-ms)
+                --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline-s)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1688,6 +1776,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1696,13 +1788,17 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__device)
-            opts="-q -v -h --device --json --quiet --verbose --help"
+            opts="-q -v -h --device --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1714,7 +1810,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval)
-            opts="-q -v -h --batches --vocoder --asr --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --memory-limit-mb --json --quiet --verbose --help"
+            opts="-q -v -h --batches --vocoder --asr --competition --uid --hotkey --model-block --results --skip-checks --device --dtype --batch-size --schedule --tokenizer --against --time-limit-s --memory-limit-mb --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1784,6 +1880,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1792,7 +1892,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__eval__subcmd__worker)
-            opts="-q -v -h --model --batches --device --dtype --batch-size --memory-limit-mb --vocoder --asr --json --quiet --verbose --help"
+            opts="-q -v -h --model --batches --device --dtype --batch-size --memory-limit-mb --vocoder --asr --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1827,6 +1927,10 @@ _sn9() {
                     return 0
                     ;;
                 --asr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2468,12 +2572,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub)
-            opts="-q -v -h --json --quiet --verbose --help hash pull push help"
+            opts="-q -v -h --json --quiet --verbose --config --help hash pull push help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2482,13 +2590,17 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub__subcmd__hash)
-            opts="-q -v -h --hotkey --files --json --quiet --verbose --help"
+            opts="-q -v -h --hotkey --files --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2570,7 +2682,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub__subcmd__pull)
-            opts="-q -v -h --revision --hub --retries --backoff-ms --out --cache-dir --competition --schedule --expect-hash --hotkey --json --quiet --verbose --help"
+            opts="-q -v -h --revision --hub --retries --backoff-ms --deadline-s --out --cache-dir --competition --schedule --expect-hash --hotkey --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2589,6 +2701,10 @@ _sn9() {
                     return 0
                     ;;
                 --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline-s)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2616,6 +2732,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2624,7 +2744,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__hub__subcmd__push)
-            opts="-q -v -h --hub --retries --backoff-ms --private --message --hotkey --competition --schedule --json --quiet --verbose --help"
+            opts="-q -v -h --hub --retries --backoff-ms --deadline-s --private --message --hotkey --competition --schedule --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2639,6 +2759,10 @@ _sn9() {
                     return 0
                     ;;
                 --backoff-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline-s)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2658,6 +2782,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2666,12 +2794,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model)
-            opts="-q -v -h --json --quiet --verbose --help init info generate convert help"
+            opts="-q -v -h --json --quiet --verbose --config --help init info generate convert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2680,7 +2812,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__convert)
-            opts="-q -v -h --dtype --max-shard-size --json --quiet --verbose --help"
+            opts="-q -v -h --dtype --max-shard-size --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2694,6 +2826,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2702,7 +2838,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__generate)
-            opts="-q -v -h --prompt-ids --max-new-tokens --device --dtype --json --quiet --verbose --help"
+            opts="-q -v -h --prompt-ids --max-new-tokens --device --dtype --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2722,6 +2858,10 @@ _sn9() {
                     ;;
                 --dtype)
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2816,7 +2956,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__info)
-            opts="-q -v -h --block --schedule --json --quiet --verbose --help"
+            opts="-q -v -h --block --schedule --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2830,6 +2970,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2838,13 +2982,13 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__init)
-            opts="-q -v -h --config --seed --dtype --max-shard-size --vocab --json --quiet --verbose --help"
+            opts="-q -v -h --model-config --seed --dtype --max-shard-size --vocab --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --config)
+                --model-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2864,6 +3008,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2872,7 +3020,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__score)
-            opts="-q -v -h --block --state --no-save --neurons --schedule --netuid --out --explain --csv --json --quiet --verbose --help"
+            opts="-q -v -h --block --state --no-save --neurons --schedule --netuid --out --explain --csv --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2902,6 +3050,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2910,7 +3062,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__train)
-            opts="-q -v -h --data --model --out --config --resume --steps --batch-size --grad-accum --lr --min-lr --warmup-steps --decay --beta1 --beta2 --eps --weight-decay --decay-all --clip --seed --val-sequences --eval-every --save-every --keep --log-every --save-dtype --competition --schedule --peak-tflops --device --dtype --csv --json --quiet --verbose --help"
+            opts="-q -v -h --data --model --out --resume --steps --batch-size --grad-accum --lr --min-lr --warmup-steps --decay --beta1 --beta2 --eps --weight-decay --decay-all --clip --seed --val-sequences --eval-every --save-every --keep --log-every --save-dtype --competition --schedule --peak-tflops --device --dtype --csv --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2925,10 +3077,6 @@ _sn9() {
                     return 0
                     ;;
                 --out)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3032,6 +3180,10 @@ _sn9() {
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3040,12 +3192,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__tts)
-            opts="-q -v -h --json --quiet --verbose --help synth help"
+            opts="-q -v -h --json --quiet --verbose --config --help synth help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3096,7 +3252,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__tts__subcmd__synth)
-            opts="-o -q -v -h --ref-audio --ref-text --text --vocoder --out --seed --frames --device --json --quiet --verbose --help"
+            opts="-o -q -v -h --ref-audio --ref-text --text --vocoder --out --seed --frames --device --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3138,6 +3294,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3146,7 +3306,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__validate)
-            opts="-q -v -h --once --state-dir --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --vocoder --asr --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --help"
+            opts="-q -v -h --once --state-dir --network --netuid --genesis --wallet-path --wallet-name --wallet-hotkey --password-file --hub --eval-data --tokenizer --vocoder --asr --schedule --time-limit-s --device --memory-limit-mb --dry-run --keep-rounds --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3224,6 +3384,10 @@ _sn9() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3232,12 +3396,16 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__wallet)
-            opts="-q -v -h --json --quiet --verbose --help show create help"
+            opts="-q -v -h --json --quiet --verbose --config --help show create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3246,7 +3414,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__wallet__subcmd__create)
-            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --hotkey-only --no-password --json --quiet --verbose --help"
+            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --hotkey-only --no-password --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3265,6 +3433,10 @@ _sn9() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3332,7 +3504,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__wallet__subcmd__show)
-            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --check-coldkey --json --quiet --verbose --help"
+            opts="-q -v -h --wallet-path --wallet-name --wallet-hotkey --password-file --check-coldkey --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3351,6 +3523,10 @@ _sn9() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

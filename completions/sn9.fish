@@ -24,7 +24,7 @@ function __fish_sn9_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c sn9 -n "__fish_sn9_needs_command" -l config -d 'sn9 settings file (TOML, one [section] per command); give it before the command (`sn9 --config sn9.toml score ...`)' -r -F
+complete -c sn9 -n "__fish_sn9_needs_command" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_needs_command" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_needs_command" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_needs_command" -s v -l verbose -d 'More detail on stderr'
@@ -47,6 +47,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "completions" -d 'Print a sh
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l block -d 'Show the competitions in force at this block [default: the whole schedule]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l schedule -d 'Competition schedule (JSON) [default: built-in Subnet 9 schedule]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l all -d 'With --json, print the whole schedule (every entry) even when --block is given'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand competitions" -s q -l quiet -d 'Only errors on stderr'
@@ -58,6 +59,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand score" -l neurons -d 'Number of 
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l schedule -d 'Competition schedule (JSON, as `sn9 competitions --all --json` prints) [default: built-in Subnet 9 schedule]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l netuid -d 'Subnet the weights are for (recorded in the weights document) [default: 9]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l out -d 'Also write the weights document (JSON) to this file (the input of `sn9 chain weights set`)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand score" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l no-save -d 'Do not write the state back'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l explain -d 'Explain each uid\'s weight: competitive or beaten by whom, epsilon, wins, win rate'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -l csv -d 'Write the weights as CSV (uid, weight, u16) instead of a table'
@@ -65,6 +67,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand score" -l json -d 'Machine-reada
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand score" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -s v -l verbose -d 'More detail on stderr'
@@ -74,6 +77,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcomm
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and not __fish_seen_subcommand_from hash pull push help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l hotkey -d 'The miner\'s hotkey (SS58 address) to bind the hash to' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l files -d 'Also list each file\'s hash'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s q -l quiet -d 'Only errors on stderr'
@@ -81,25 +85,29 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from hash" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l revision -d 'The commit (full 40-hex sha) to download, as committed on chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l hub -d 'Hub: https://huggingface.co (or a mirror), or file://DIR for a local hub [default: $HF_ENDPOINT, else https://huggingface.co]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l retries -d 'Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers)' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l backoff-ms -d 'First backoff between attempts in milliseconds (doubles, at most 30 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l retries -d 'Retries of a failed request after the first try (connection errors, timeouts, cut transfers, HTTP 5xx and 429); a 4xx answer is final' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l backoff-ms -d 'Pause before the first retry in milliseconds; it doubles per retry, up to 30 s' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l deadline-s -d 'Give up when the next retry would start more than this many seconds after the command began [default: no limit beyond the retries]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l out -d 'Also copy the files (not links) into this directory' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l cache-dir -d 'Cache directory [default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l competition -d 'Refuse, before downloading, a repository larger than this competition allows' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l expect-hash -d 'The hash the download must have: the secure hash from the chain (with --hotkey) or the directory hash' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l hotkey -d 'The miner\'s hotkey (SS58) the secure hash is bound to' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from pull" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l hub -d 'Hub: https://huggingface.co (or a mirror), or file://DIR for a local hub [default: $HF_ENDPOINT, else https://huggingface.co]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l retries -d 'Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers)' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l backoff-ms -d 'First backoff between attempts in milliseconds (doubles, at most 30 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l retries -d 'Retries of a failed request after the first try (connection errors, timeouts, cut transfers, HTTP 5xx and 429); a 4xx answer is final' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l backoff-ms -d 'Pause before the first retry in milliseconds; it doubles per retry, up to 30 s' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l deadline-s -d 'Give up when the next retry would start more than this many seconds after the command began [default: no limit beyond the retries]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l message -d 'Commit message' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l hotkey -d 'The miner\'s hotkey (SS58): prints the secure hash for the commitment' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l competition -d 'Refuse to upload a model this competition would not accept' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l private -d 'Create the repository private (as the reference miner does)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from push" -s q -l quiet -d 'Only errors on stderr'
@@ -109,6 +117,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "pull" -d 'Download a model at a pinned commit into the Hugging Face cache (only the files validators load: config, safetensors, index, tokenizer; never pickles or code), verify it, and print its directory'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "push" -d 'Commit a model directory to a hub repository (created if needed; large files through Git LFS; unchanged files are not uploaded again) and print the commit and the hashes for the chain commitment'
 complete -c sn9 -n "__fish_sn9_using_subcommand hub; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -s v -l verbose -d 'More detail on stderr'
@@ -122,6 +131,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subco
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and not __fish_seen_subcommand_from metadata block metagraph commitments commit weights local encode help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metadata" -s v -l verbose -d 'More detail on stderr'
@@ -133,6 +143,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l netuid -d 'Subnet id' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l at -d 'A past block whose hash to print' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from block" -s v -l verbose -d 'More detail on stderr'
@@ -140,6 +151,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l netuid -d 'Subnet id' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l csv -d 'CSV instead of a table'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from metagraph" -s q -l quiet -d 'Only errors on stderr'
@@ -148,6 +160,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l network -d 'finney, test, local, ws(s)://URL, or file://DIR for a local chain' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l netuid -d 'Subnet id' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l genesis -d 'The genesis hash the node must serve (0x + 64 hex; implied for finney): a node of another chain gets nothing signed' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commitments" -s v -l verbose -d 'More detail on stderr'
@@ -159,16 +172,19 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l wallet-hotkey -d 'Hotkey name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from commit" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -f -a "set" -d 'Set weights from a weights document (`sn9 score --out FILE`): its u16 uids and weights and version key, signed by the wallet\'s hotkey, after the chain\'s own checks'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from weights" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from local" -s v -l verbose -d 'More detail on stderr'
@@ -190,6 +206,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l wallet-hotkey -d 'Hotkey name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l sign -d 'Sign with the wallet\'s hotkey and print the extrinsic'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from encode" -s q -l quiet -d 'Only errors on stderr'
@@ -204,6 +221,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "local" -d 'The local chain (`--network file://DIR`): create it, register neurons, advance blocks'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "encode" -d 'Encode an extrinsic offline from a runtime\'s metadata: call data and signer payload in hex, and with --sign the signed extrinsic (for air-gapped signing or checking what a node would receive)'
 complete -c sn9 -n "__fish_sn9_using_subcommand chain; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and not __fish_seen_subcommand_from sample pack pack-speech fetch mix help" -s v -l verbose -d 'More detail on stderr'
@@ -225,9 +243,11 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l out -d 'Output directory: token shards + manifest.json, or for the TTS competition speech batches (texts as JSON Lines, 24 kHz clips as float32)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l datasets-server -d 'datasets-server base URL' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l timeout-ms -d 'Request timeout in milliseconds (the reference: 15000)' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l retry-delay-ms -d 'Pause after a failed request in milliseconds (the reference: 5000)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l backoff-ms -d 'Pause after a failed request in milliseconds (the reference: 5000, fixed; its retry count is fixed too, since it decides the pages drawn)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l deadline-s -d 'Stop (exit 2, nothing written) when a retry would start more than this many seconds after the command began: with the datasets-server down the reference\'s retries would take hours' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l s3-endpoint -d 'Endpoint of the Software Heritage bucket (Stack v2 contents; needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l allow-empty -d 'Write the batches even when every task\'s loader failed (no task then): the reference validator skips such tasks, and with none left scores every loadable model 0 (what `sn9 eval` then does). `sn9 validate` samples with this'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from sample" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
@@ -245,6 +265,7 @@ lines\t'Every line is a document'"
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l sequences-per-shard -d 'Sequences per shard file' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l task -d 'Write one shard named after this evaluation task (e.g. FINEWEB), as `data sample` does, so `sn9 eval` scores it as that task (held-out data for offline evaluation)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l out -d 'Output directory' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack" -s q -l quiet -d 'Only errors on stderr'
@@ -253,6 +274,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l seed -d 'Seed of the query pairing and the shuffle (a decimal integer of any size); `sn9 eval` also draws the sampler\'s noise from it' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l task -d 'Task name the batches are scored as' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l out -d 'Output directory (speech batches)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from pack-speech" -s q -l quiet -d 'Only errors on stderr'
@@ -269,16 +291,18 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l txt-split -d 'How --from .txt files split into documents' -r -f -a "file\t'The whole file is one document'
 paragraphs\t'Documents are separated by blank lines'
 lines\t'Every line is a document'"
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l config -d 'Config (subset) name' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l subset -d 'Subset name (the datasets-server\'s `config`)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l split -d 'Split' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l offset -d 'First row' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l rows -d 'Number of rows (with --hub-dataset: at most this many, default all)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l page-size -d 'Rows per request (the server allows at most 100)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l out -d 'Output: JSON Lines (an existing file is continued: resume), or .parquet (written when complete; the rows are gathered, resumably, in a hidden JSON Lines file beside it)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l datasets-server -d 'datasets-server base URL' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l retries -d 'Retries of a failed request (HTTP 5xx, timeouts), with exponential backoff' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l backoff-ms -d 'First backoff in milliseconds (doubles per retry, at most 60 s)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l retries -d 'Retries of a failed request after the first try (connection errors, timeouts, cut transfers, HTTP 5xx and 429); a 4xx answer is final' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l backoff-ms -d 'Pause before the first retry in milliseconds; it doubles per retry, up to 30 s' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l deadline-s -d 'Give up when the next retry would start more than this many seconds after the command began [default: no limit beyond the retries]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l timeout-ms -d 'Request timeout in milliseconds' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l auth -d 'Send HF_TOKEN (gated datasets)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from fetch" -s q -l quiet -d 'Only errors on stderr'
@@ -287,6 +311,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l out -d 'Output: .parquet, else JSON Lines (`{"text", "source"}` per line)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l tokenizer -d 'Tokenizer for token budgets and token counts: a tokenizer.json or a directory holding one' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l documents -d 'The mix\'s size in documents, instead of the file\'s `documents`' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l force -d 'Replace OUT if it exists'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand data; and __fish_seen_subcommand_from mix" -s q -l quiet -d 'Only errors on stderr'
@@ -315,6 +340,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l tokenizer -d 'The compe
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l against -d 'What-if: rows of the current top models on the same batches (a results file, e.g. from a validator or an earlier `sn9 eval`); prints each evaluated model\'s predicted competitive status, win rate and rank against them, with epsilon applied, as if uploaded at its `--model-block` (default: the batches\' block)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l time-limit-s -d 'Evaluate each model in its own process, killed after this many seconds (the reference allows 550): a hanging, crashing or out-of-memory model gets a row with the reason and the others are still scored' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l memory-limit-mb -d 'With --time-limit-s: cap each model\'s process at this much memory (MiB of address space, CPU only); a model that needs more fails with the reason instead of exhausting the machine' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l skip-checks -d 'Evaluate even models that fail the competition\'s checks (one-off research evals)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval" -s q -l quiet -d 'Only errors on stderr'
@@ -329,6 +355,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l batch-size -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l memory-limit-mb -d 'Address-space limit of this process in MiB (CPU only)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l vocoder -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l asr -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
@@ -336,7 +363,6 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s h -l help -d 'Pr
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l data -d 'Token-shard directory from `sn9 data pack`' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l model -d 'A Hugging Face config.json (fresh model) or a model directory (continue training it)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l out -d 'Run directory: metrics, checkpoints and the final model' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l config -d 'Settings file (TOML, section [train]); overrides the top-level --config' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l steps -d 'Optimiser steps in total [default: 1000]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l batch-size -d 'Sequences per micro-batch [default: 8]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l grad-accum -d 'Micro-batches per optimiser step; their gradients are averaged [default: 1]' -r
@@ -366,12 +392,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand train" -l peak-tflops -d 'Peak F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l device -d 'Device: cpu, cuda:N or wgpu:N; several (`cuda:0,cuda:1,...`) train data-parallel, one replica per device, each taking --batch-size sequences per micro-batch [default: cpu]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l dtype -d 'Compute dtype: f32, or bf16 activations and matmuls with float32 master weights, gradients and optimiser state (explicit casts; for GPUs) [default: f32]' -r -f -a "f32\t''
 bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand train" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l resume -d 'Continue the run in --out from its latest checkpoint'
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l csv -d 'Stream the per-step metrics as CSV on stdout'
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand train" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -s v -l verbose -d 'More detail on stderr'
@@ -386,12 +414,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -l seed -d 'Noise seed, a decimal integer of any size (the validator passes its 256-bit seed; taken modulo 2³²)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -l frames -d 'Total frames to generate, prompt included [default: the validator\'s rule from the clip length and the two texts\' UTF-8 lengths]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -l device -d 'Device: cpu, cuda:N or wgpu:N (the noise is always drawn on the CPU)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from help" -f -a "synth" -d 'Synthesise a text with an E2TTS model in the voice of a reference clip, as the validator does: the reference clip\'s mel as prompt, the flow-matching sampler with the validator\'s noise for --seed (torch\'s CPU generator), the Vocos vocoder, the RMS rule. Writes a 24 kHz mono WAV (32-bit float)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
@@ -401,19 +431,21 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subco
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l config -d 'HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections). (sn9\'s own settings file goes before the command: `sn9 --config sn9.toml model init ...`.)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l model-config -d 'HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l seed -d 'Random seed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l dtype -d 'Storage dtype of the weights' -r -f -a "f32\t''
 bf16\t''
 f16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l max-shard-size -d 'Largest safetensors shard (e.g. 5GB); bigger models are sharded with an index' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l vocab -d 'E2TTS only: the vocab.txt to use [default: space, a–z, 0–9, apostrophe and common punctuation, one per line]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l block -d 'Check the competitions in force at this block [default: the latest schedule entry]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s v -l verbose -d 'More detail on stderr'
@@ -423,6 +455,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l dtype -d 'Compute dtype' -r -f -a "f32\t''
 bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s v -l verbose -d 'More detail on stderr'
@@ -431,6 +464,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 bf16\t''
 f16\t''"
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l max-shard-size -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -s v -l verbose -d 'More detail on stderr'
@@ -458,12 +492,14 @@ complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l time-limit-s -d 'Se
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l memory-limit-mb -d 'Memory cap of each model\'s evaluation process, MiB of address space (CPU only)' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l keep-rounds -d 'Finished round directories to keep' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l once -d 'Run one round and exit (the only mode: schedule it with cron or a systemd timer)'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l dry-run -d 'Stop before submitting weights (and keep state.json as it was)'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and not __fish_seen_subcommand_from show create help" -s v -l verbose -d 'More detail on stderr'
@@ -475,6 +511,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcomma
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l wallet-hotkey -d 'Hotkey name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l check-coldkey -d 'Also decrypt the coldkey, proving the password (asks for it)'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr'
@@ -484,6 +521,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcomma
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l wallet-name -d 'Wallet (coldkey) name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l wallet-hotkey -d 'Hotkey name' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l password-file -d 'Read the key password from this file (else $SN9_WALLET_PASSWORD, else a prompt)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l hotkey-only -d 'Only add a hotkey to an existing wallet'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l no-password -d 'Store the coldkey unencrypted (test wallets only)'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from create" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
@@ -494,10 +532,12 @@ complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcomma
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a wallet: a coldkey (encrypted unless --no-password) and a hotkey, from fresh BIP-39 phrases, as bittensor writes them (files mode 0600; existing files are never overwritten). The phrases are only in the key files: back them up'
 complete -c sn9 -n "__fish_sn9_using_subcommand wallet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -l device -d 'Device to check: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand device" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand device" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand completions" -s v -l verbose -d 'More detail on stderr'

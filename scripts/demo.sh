@@ -55,7 +55,7 @@ done
 say "TTS miners: two tiny E2TTS models (sn9 model init), pushed whole and committed for competition 6"
 for i in 4 5; do
   w=m$i
-  sn9 -q model init --config "$here/fixtures/demo/e2tts.json" --seed "$i" "tts-$w" >/dev/null
+  sn9 -q model init --model-config "$here/fixtures/demo/e2tts.json" --seed "$i" "tts-$w" >/dev/null
   hk=$(sn9 --json wallet show --wallet-name "$w" | sed 's/.*"hotkey":"\([^"]*\)".*/\1/')
   pushed=$(sn9 --json -q hub push "tts-$w" "miner$i/tiny-e2tts" --hotkey "$hk" --competition 6)
   commit=$(echo "$pushed" | sed 's/.*"commit":"\([^"]*\)".*/\1/')

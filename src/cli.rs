@@ -32,9 +32,9 @@ pub struct Cli {
     /// More detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// sn9 settings file (TOML, one [section] per command); give it before the command
-    /// (`sn9 --config sn9.toml score ...`).
-    #[arg(long, env = "SN9_CONFIG", value_name = "FILE")]
+    /// sn9's settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every
+    /// command takes it; `--config` means nothing else anywhere.
+    #[arg(long, env = "SN9_CONFIG", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,

@@ -50,6 +50,34 @@ impl fmt::Display for DeviceSpec {
 }
 
 /// Backends compiled into this binary.
+/// Memory the machine can still give: `MemAvailable + SwapFree` of `/proc/meminfo` (Linux);
+/// `None` where that is unknown.
+pub fn host_memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib.saturating_mul(1024))
+    };
+    Some(field("MemAvailable:")?.saturating_add(field("SwapFree:").unwrap_or(0)))
+}
+
+/// Refuses work that needs `bytes` of host memory when the machine has less available: a clear
+/// error before anything is allocated, instead of the process aborting on allocation failure.
+pub fn check_host_memory(bytes: u64, what: &str) -> Result<()> {
+    if let Some(avail) = host_memory_available()
+        && bytes > avail
+    {
+        return Err(crate::error::user(format!(
+            "{what} need {} of memory, this machine has {} available; use a machine (or GPU, \
+             --device) with more memory, or a smaller model",
+            crate::output::human_bytes(bytes),
+            crate::output::human_bytes(avail)
+        )));
+    }
+    Ok(())
+}
+
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut v = vec!["cpu"];
     if cfg!(feature = "cuda") {

@@ -33,9 +33,15 @@ impl ConfigFile {
                 )
             },
         )?;
-        let table: toml::Table = text
-            .parse()
-            .with_user_context(|| format!("config file {} is not valid TOML", path.display()))?;
+        let table: toml::Table = text.parse().with_user_context(|| {
+            let hint = if path.extension().is_some_and(|e| e == "json") {
+                " (--config is sn9's settings file; a model's config.json goes to `sn9 model init \
+                 --model-config` or `sn9 train --model`)"
+            } else {
+                ""
+            };
+            format!("config file {} is not valid TOML{hint}", path.display())
+        })?;
         for (k, v) in &table {
             if !v.is_table() {
                 return Err(user(format!(

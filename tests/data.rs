@@ -57,7 +57,7 @@ fn sample_cmd(url: &str, out: &std::path::Path, hash: &str, timeout_ms: &str) ->
     .args([
         "--datasets-server",
         url,
-        "--retry-delay-ms",
+        "--backoff-ms",
         "0",
         "--timeout-ms",
         timeout_ms,
@@ -249,7 +249,7 @@ fn sample_bad_input() {
             "8",
             "--datasets-server",
             "http://127.0.0.1:9",
-            "--retry-delay-ms",
+            "--backoff-ms",
             "0",
             "--timeout-ms",
             "200",
@@ -262,6 +262,28 @@ fn sample_bad_input() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(!dir.path().join("x").exists());
+    // With the reference's pauses the same outage would retry for hours: the deadline stops
+    // the command (exit 2, the service's fault) and nothing is written.
+    let mut c = sn9();
+    base(&mut c);
+    let t = std::time::Instant::now();
+    let out = c
+        .args([
+            "--seed",
+            "1",
+            "--seq-len",
+            "8",
+            "--datasets-server",
+            "http://127.0.0.1:9",
+        ])
+        .args(["--backoff-ms", "300", "--deadline-s", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--deadline-s"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
     assert!(!dir.path().join("x").exists());
 }
 
@@ -389,7 +411,7 @@ fn sample_eval_score_pipeline() {
     std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
     for (name, seed) in [("m1", "1"), ("m2", "2")] {
         let o = sn9()
-            .args(["model", "init", "--config"])
+            .args(["model", "init", "--model-config"])
             .arg(dir.path().join("config.json"))
             .args(["--seed", seed])
             .arg(dir.path().join(name))
@@ -578,7 +600,8 @@ fn fetch_resumes_and_feeds_pack() {
     let m: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(m["origin"]["stats"]["documents"], 230);
 
-    // An unreachable server: exit 1 with what is saved and how to resume.
+    // An unreachable server: bounded retries, then exit 2 (the service, not the input); a run
+    // that got nothing leaves no empty output behind.
     let o = sn9()
         .args([
             "data",
@@ -599,8 +622,13 @@ fn fetch_resumes_and_feeds_pack() {
         .args(["--datasets-server", "http://127.0.0.1:9"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("run the same command again to resume"));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("gave up after 2 attempts") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.jsonl").exists());
 }
 
 /// Stack v2: rows hold blob ids; contents come gzip-compressed from the (fake) Software Heritage

@@ -183,7 +183,7 @@ fn eval_applies_competition_checks_and_sanity_gate() {
     std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
     let m = dir.path().join("parrot");
     sn9()
-        .args(["model", "init", "--config"])
+        .args(["model", "init", "--model-config"])
         .arg(dir.path().join("config.json"))
         .arg(&m)
         .assert()

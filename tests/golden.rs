@@ -981,6 +981,7 @@ fn sampling_section(g: &Value) -> Result<usize, Vec<String>> {
         let opt = FetchOptions {
             retry_delay: std::time::Duration::ZERO,
             verbose: false,
+            deadline: None,
         };
         let out = match sample_task(&spec, &seed, seq, &mut server, &FakeTokenizer, &opt) {
             Ok(o) => o,

@@ -31,7 +31,7 @@ fn tiny(dir: &Path, seed: u64, max_pos: Option<u64>) -> PathBuf {
                 "init",
                 "--seed",
                 &seed.to_string(),
-                "--config",
+                "--model-config",
             ])
             .arg(&cfgp)
             .arg(&out)
@@ -235,6 +235,28 @@ fn overflowing_parameter_counts_never_fit() {
     assert_eq!(info["parameters"], json!(u64::MAX), "{info}");
     let fits = info["competitions"].as_array().unwrap();
     assert!(fits.iter().all(|c| c["fits"] == false), "{info}");
+    // Building such a model (or merely a 2⁴⁰-parameter one) is refused before any allocation
+    // with what it would need, never an abort on allocation failure.
+    for vocab in [144115188101636412u64, 1 << 34] {
+        let mut cfg = cfg.clone();
+        cfg["vocab_size"] = json!(vocab);
+        cfg["hidden_size"] = json!(64);
+        cfg["intermediate_size"] = json!(128);
+        cfg["num_attention_heads"] = json!(4);
+        cfg["num_key_value_heads"] = json!(4);
+        let c = d.path().join("big.json");
+        std::fs::write(&c, cfg.to_string()).unwrap();
+        let o = sn9()
+            .args(["model", "init", "--model-config"])
+            .arg(&c)
+            .arg(d.path().join("out"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("of memory, this machine has"), "{err}");
+        assert!(!d.path().join("out").exists());
+    }
 }
 
 /// `--out` naming something that is not a regular file is written through, never replaced by
@@ -709,4 +731,62 @@ fn non_utf8_names_are_refused_or_left_out() {
         .unwrap();
     common::ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not pushed"));
+}
+
+/// What a new user hits first: `data pack` reports progress in plain lines when stderr is not
+/// a terminal; `chain local` commands have no network default they could never use, and `chain
+/// local init` says how to name the chain; `--config` is only ever sn9's settings file, and a
+/// model's config.json given to it is pointed at the right flag.
+#[test]
+fn first_steps_say_what_to_do() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = root().join("fixtures/corpus/tiny.jsonl");
+    let o = sn9()
+        .args(["data", "pack"])
+        .arg(&corpus)
+        .arg(&corpus)
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/bytes"))
+        .args(["--seq-len", "32", "--out"])
+        .arg(d.path().join("p"))
+        .output()
+        .unwrap();
+    common::ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains("done (1/2)") && err.contains("done (2/2)"),
+        "{err}"
+    );
+
+    let chain = d.path().join("chain");
+    let o = sn9()
+        .args(["chain", "local", "init"])
+        .arg(&chain)
+        .output()
+        .unwrap();
+    common::ok(&o);
+    let url = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("--network {url}")));
+    let o = sn9()
+        .args(["chain", "local", "advance", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pass --network file://DIR"));
+    let o = sn9()
+        .env("SN9_NETWORK", &url)
+        .args(["chain", "local", "advance", "3"])
+        .output()
+        .unwrap();
+    common::ok(&o);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1003");
+
+    let o = sn9()
+        .args(["model", "info", "--config"])
+        .arg(root().join("fixtures/demo/model.json"))
+        .arg(root().join("fixtures/demo/model.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--model-config"));
 }

@@ -20,7 +20,7 @@ const HOTKEY: &str = "5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX";
 fn model(dir: &Path) -> PathBuf {
     let m = dir.join("model");
     sn9()
-        .args(["-q", "model", "init", "--seed", "3", "--config"])
+        .args(["-q", "model", "init", "--seed", "3", "--model-config"])
         .arg(root().join("fixtures/train/micro-llama.json"))
         .arg(&m)
         .assert()
@@ -68,7 +68,7 @@ fn pull(hub: &str, home: &Path, repo: &str, commit: &str, extra: &[&str]) -> std
             "--backoff-ms",
             "10",
             "--retries",
-            "4",
+            "3",
             repo,
             "--revision",
             commit,
@@ -141,7 +141,7 @@ fn local_hub_round_trip() {
     // A changed model gets a new commit; the old commit still pulls the old bytes.
     let m2 = d.path().join("model2");
     sn9()
-        .args(["-q", "model", "init", "--seed", "4", "--config"])
+        .args(["-q", "model", "init", "--seed", "4", "--model-config"])
         .arg(root().join("fixtures/train/micro-llama.json"))
         .arg(&m2)
         .assert()
@@ -283,6 +283,26 @@ fn interrupted_download_resumes_and_storms_are_retried() {
         "an outage is an environment failure"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("gave up after 4 attempts"));
+    // An overall deadline ends the retries sooner, and says so.
+    let out = sn9()
+        .env("SN9_HUB", &fake.url)
+        .env("HF_HOME", d.path().join("hf4"))
+        .env_remove("HF_ENDPOINT")
+        .env_remove("HF_HUB_CACHE")
+        .args(["hub", "pull", "bob/resume", "--revision", commit])
+        .args([
+            "--retries",
+            "50",
+            "--backoff-ms",
+            "400",
+            "--deadline-s",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the deadline (--deadline-s) came"), "{err}");
 }
 
 #[test]
@@ -442,7 +462,7 @@ fn python_huggingface_hub_interoperates() {
     // What Python uploads: another model directory.
     let up = d.path().join("up");
     sn9()
-        .args(["-q", "model", "init", "--seed", "9", "--config"])
+        .args(["-q", "model", "init", "--seed", "9", "--model-config"])
         .arg(root().join("fixtures/train/micro-llama.json"))
         .arg(&up)
         .assert()

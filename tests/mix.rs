@@ -44,7 +44,7 @@ fn fetch(server: &FakeDatasetsServer, rows: u64, out: &Path) {
             "fetch",
             "--dataset",
             "HuggingFaceFW/fineweb",
-            "--config",
+            "--subset",
             "CC-MAIN-2024-10",
             "--rows",
             &rows.to_string(),

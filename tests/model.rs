@@ -18,7 +18,7 @@ fn init_info_generate_convert() {
     let cfg = case("llama_gqa").join("config.json");
     for (out, seed) in [(&a, "1"), (&b, "1")] {
         sn9()
-            .args(["model", "init", "--config"])
+            .args(["model", "init", "--model-config"])
             .arg(&cfg)
             .args(["--seed", seed])
             .arg(out)
@@ -32,7 +32,7 @@ fn init_info_generate_convert() {
     );
     let c = dir.path().join("c");
     sn9()
-        .args(["model", "init", "--config"])
+        .args(["model", "init", "--model-config"])
         .arg(&cfg)
         .args(["--seed", "2"])
         .arg(&c)

@@ -201,7 +201,15 @@ fn init_then_synth_then_hub_round_trip() {
     let m = d.path().join("model");
     let init = json_out(
         sn9()
-            .args(["--json", "-q", "model", "init", "--seed", "7", "--config"])
+            .args([
+                "--json",
+                "-q",
+                "model",
+                "init",
+                "--seed",
+                "7",
+                "--model-config",
+            ])
             .arg(&cfgp)
             .arg(&m),
     );
@@ -212,7 +220,7 @@ fn init_then_synth_then_hub_round_trip() {
     let m2 = d.path().join("model2");
     common::ok(
         &sn9()
-            .args(["-q", "model", "init", "--seed", "7", "--config"])
+            .args(["-q", "model", "init", "--seed", "7", "--model-config"])
             .arg(&cfgp)
             .arg(&m2)
             .output()
@@ -471,7 +479,7 @@ fn data_sample_tts_reproduces_the_reference_loader() {
                 "6",
             ])
             .args(["--seed", run["seed"].as_str().unwrap()])
-            .args(["--datasets-server", &server.url, "--retry-delay-ms", "1"])
+            .args(["--datasets-server", &server.url, "--backoff-ms", "1"])
             .arg("--out")
             .arg(&out)
             .output()

@@ -268,8 +268,8 @@ fn a_hub_outage_stops_the_round_without_zeroing_models() {
     demo(d.path(), true);
     let out = validate(d.path())
         .env("SN9_HUB", "http://127.0.0.1:1")
-        .env("SN9_HUB_RETRIES", "2")
-        .env("SN9_HUB_BACKOFF_MS", "10")
+        .env("SN9_RETRIES", "1")
+        .env("SN9_BACKOFF_MS", "10")
         .output()
         .unwrap();
     assert_eq!(

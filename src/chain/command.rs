@@ -203,25 +203,50 @@ pub enum Net {
 impl NetArgs {
     /// The local chain or a connected, checked node.
     pub fn open(&self) -> Result<Net> {
-        if self.network.starts_with("file://") {
-            return Ok(Net::Local(self.local()?));
+        if let Some(dir) = self.network.strip_prefix("file://") {
+            return Ok(Net::Local(LocalChain::open(std::path::Path::new(dir))?));
         }
         let genesis = self.genesis.as_deref().map(parse_hash).transpose()?;
-        Ok(Net::Node(Box::new(Node::connect(
-            &self.network,
-            genesis,
-            Retry::default(),
-        )?)))
+        let node = Node::connect(&self.network, genesis, Retry::default()).map_err(|e| {
+            if self.network == "finney" {
+                e.context(
+                    "--network is finney (the default); for a local chain pass --network \
+                     file://DIR (what `sn9 chain local init DIR` printed) or set SN9_NETWORK",
+                )
+            } else {
+                e
+            }
+        })?;
+        Ok(Net::Node(Box::new(node)))
     }
+}
 
-    /// The local chain (for `sn9 chain local ...`).
+/// Which local chain: `--network file://DIR` (no default: a local chain command can use no
+/// other network) and `--netuid`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocalNetArgs {
+    /// The local chain, file://DIR (what `sn9 chain local init DIR` printed).
+    #[arg(long, env = "SN9_NETWORK", value_name = "file://DIR")]
+    pub network: Option<String>,
+    /// Subnet id.
+    #[arg(long, env = "SN9_NETUID", default_value_t = crate::competition::constants::SUBNET_UID)]
+    pub netuid: u16,
+}
+
+impl LocalNetArgs {
+    /// The local chain.
     pub fn local(&self) -> Result<LocalChain> {
-        match self.network.strip_prefix("file://") {
+        let Some(network) = &self.network else {
+            return Err(user(
+                "which local chain? pass --network file://DIR (or set SN9_NETWORK=file://DIR); \
+                 create one with `sn9 chain local init DIR`",
+            ));
+        };
+        match network.strip_prefix("file://") {
             Some(dir) => LocalChain::open(std::path::Path::new(dir)),
             None => Err(user(format!(
-                "--network {}: `sn9 chain local` works on a local chain (file://DIR); create one \
-                 with `sn9 chain local init DIR`",
-                self.network
+                "--network {network}: `sn9 chain local` works on a local chain (file://DIR); \
+                 create one with `sn9 chain local init DIR`"
             ))),
         }
     }
@@ -398,7 +423,7 @@ pub enum LocalCommand {
     /// Register the wallet's hotkey on the subnet (the next uid).
     Register {
         #[command(flatten)]
-        net: NetArgs,
+        net: LocalNetArgs,
         #[command(flatten)]
         wallet: WalletArgs,
         /// Stake in TAO.
@@ -412,7 +437,7 @@ pub enum LocalCommand {
     Advance {
         blocks: u64,
         #[command(flatten)]
-        net: NetArgs,
+        net: LocalNetArgs,
     },
 }
 
@@ -879,12 +904,16 @@ fn run_chain(cmd: ChainCommand, p: &Printer) -> Result<()> {
             };
             let c = LocalChain::init(&dir, netuid, block, hp)?;
             let s = c.read()?;
-            writeln!(
-                w,
+            let url = format!(
                 "file://{}",
                 std::fs::canonicalize(&dir).unwrap_or(dir).display()
-            )?;
-            p.info(format!("local chain at block {}, subnet {netuid}", s.block));
+            );
+            writeln!(w, "{url}")?;
+            p.info(format!(
+                "local chain at block {}, subnet {netuid}; use it with `--network {url}` on every \
+                 chain command (or `export SN9_NETWORK={url}`)",
+                s.block
+            ));
         }
         ChainCommand::Local(LocalCommand::Register {
             net,

@@ -92,9 +92,9 @@ pub struct FetchArgs {
     /// How --from .txt files split into documents.
     #[arg(long, value_enum, default_value = "paragraphs")]
     pub txt_split: super::pack::TxtSplit,
-    /// Config (subset) name.
+    /// Subset name (the datasets-server's `config`).
     #[arg(long, default_value = "default")]
-    pub config: String,
+    pub subset: String,
     /// Split.
     #[arg(long, default_value = "train")]
     pub split: String,
@@ -117,12 +117,8 @@ pub struct FetchArgs {
     /// datasets-server base URL.
     #[arg(long, env = "SN9_DATASETS_SERVER", default_value = DEFAULT_BASE)]
     pub datasets_server: String,
-    /// Retries of a failed request (HTTP 5xx, timeouts), with exponential backoff.
-    #[arg(long, default_value_t = 6)]
-    pub retries: u32,
-    /// First backoff in milliseconds (doubles per retry, at most 60 s).
-    #[arg(long, default_value_t = 1000)]
-    pub backoff_ms: u64,
+    #[command(flatten)]
+    pub retry: crate::retry::RetryArgs,
     /// Request timeout in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
@@ -227,9 +223,26 @@ pub struct SampleArgs {
     /// Request timeout in milliseconds (the reference: 15000).
     #[arg(long, default_value_t = 15_000)]
     pub timeout_ms: u64,
-    /// Pause after a failed request in milliseconds (the reference: 5000).
-    #[arg(long, default_value_t = 5_000)]
-    pub retry_delay_ms: u64,
+    /// Pause after a failed request in milliseconds (the reference: 5000, fixed; its retry
+    /// count is fixed too, since it decides the pages drawn).
+    #[arg(
+        long,
+        alias = "retry-delay-ms",
+        env = "SN9_BACKOFF_MS",
+        default_value_t = 5_000,
+        value_name = "MS"
+    )]
+    pub backoff_ms: u64,
+    /// Stop (exit 2, nothing written) when a retry would start more than this many seconds
+    /// after the command began: with the datasets-server down the reference's retries would
+    /// take hours.
+    #[arg(
+        long,
+        env = "SN9_DEADLINE_S",
+        default_value_t = 900,
+        value_name = "SECONDS"
+    )]
+    pub deadline_s: u64,
     /// Competition schedule (JSON) [default: built-in].
     #[arg(long, env = "SN9_SCHEDULE", value_name = "FILE")]
     pub schedule: Option<PathBuf>,
@@ -313,10 +326,7 @@ fn fetch_hub(a: &FetchArgs, p: &Printer) -> Result<()> {
     use crate::hub::repo::{RepoId, safe_path};
     use std::io::IsTerminal;
     let repo = RepoId::dataset(a.hub_dataset.as_deref().unwrap_or_default())?;
-    let retry = crate::retry::Retry {
-        attempts: a.retries.max(1),
-        backoff: Duration::from_millis(a.backoff_ms),
-    };
+    let retry = a.retry.policy();
     let spec = a
         .hub
         .clone()
@@ -523,14 +533,13 @@ fn fetch(a: FetchArgs, p: &Printer) -> Result<()> {
     );
     let spec = super::fetch::FetchSpec {
         dataset,
-        config: a.config.clone(),
+        config: a.subset.clone(),
         split: a.split.clone(),
         offset: a.offset,
         rows,
         page_size: a.page_size,
         auth: a.auth,
-        retries: a.retries,
-        backoff: Duration::from_millis(a.backoff_ms),
+        retry: a.retry.policy(),
     };
     let bar = (std::io::stderr().is_terminal() && p.verbosity >= crate::output::Verbosity::Normal)
         .then(|| indicatif::ProgressBar::new(rows));
@@ -597,8 +606,13 @@ fn pack(a: PackArgs, p: &Printer) -> Result<()> {
         },
         task: a.task.clone(),
         replace: a.force,
-        progress: std::io::stderr().is_terminal()
-            && p.verbosity >= crate::output::Verbosity::Normal,
+        progress: if p.verbosity < crate::output::Verbosity::Normal {
+            super::pack::Progress::None
+        } else if std::io::stderr().is_terminal() {
+            super::pack::Progress::Bar
+        } else {
+            super::pack::Progress::Lines
+        },
     };
     let (stats, manifest) = super::pack::pack(&a.inputs, &tok, info, &opt, &a.out)?;
     let skipped = stats.empty_documents + stats.non_utf8_documents + stats.missing_text;
@@ -658,8 +672,9 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
         user(format!("competition {} is not in the schedule at block {} (see `sn9 competitions --block {}`)", a.competition, a.block, a.block))
     })?;
     let opt = FetchOptions {
-        retry_delay: Duration::from_millis(a.retry_delay_ms),
+        retry_delay: Duration::from_millis(a.backoff_ms),
         verbose: p.verbosity >= crate::output::Verbosity::Verbose,
+        deadline: crate::retry::deadline_in(Some(a.deadline_s)),
     };
     p.info(format!(
         "sampling competition {} ({}) for block {} (sync block {sb}), seed {}",
@@ -760,6 +775,7 @@ fn sample(a: SampleArgs, p: &Printer) -> Result<()> {
                 records.push(rec.clone());
                 out_shards.push((d.task.clone(), d.sequences.concat(), rec));
             }
+            Err(super::sample::FetchError::Deadline(m)) => return Err(anyhow::anyhow!(m)),
             Err(e) => {
                 p.warn(format!("task {}: skipped: {e}", task.name));
                 records.push(json!({"task": task.name, "dataset": spec.dataset, "weight": task.weight, "skipped": e.to_string()}));
@@ -870,6 +886,7 @@ fn sample_speech_batches(
                 records.push(rec.clone());
                 out.push((task.name.clone(), d.entries, rec));
             }
+            Err(super::sample::FetchError::Deadline(m)) => return Err(anyhow::anyhow!(m)),
             Err(e) => {
                 // The reference logs the loader's exception and skips the task.
                 p.warn(format!("task {}: skipped: {e}", task.name));

@@ -25,8 +25,7 @@ pub struct FetchSpec {
     pub rows: u64,
     pub page_size: u64,
     pub auth: bool,
-    pub retries: u32,
-    pub backoff: Duration,
+    pub retry: crate::retry::Retry,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -86,17 +85,14 @@ pub fn fetch_rows(
         resumed_from: complete_lines(out)?,
         ..Default::default()
     };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .map_err(|e| user(format!("cannot write {}: {e}", out.display())))?;
-    f.seek(std::io::SeekFrom::End(0))?;
+    // Opened at the first page that arrives: a run that gets nothing leaves no empty output.
+    let mut file: Option<std::fs::File> = None;
     let mut done = stats.resumed_from.min(spec.rows);
     while done < spec.rows {
         let offset = spec.offset + done;
         let length = spec.page_size.min(spec.rows - done);
-        let mut attempt = 0u32;
+        let mut attempt = 1u32;
+        let mut wait = spec.retry.backoff;
         let rows = loop {
             stats.requests += 1;
             match src.rows(
@@ -108,28 +104,43 @@ pub fn fetch_rows(
                 spec.auth,
             ) {
                 Ok(r) => break r,
-                Err(FetchError::Retryable(m)) if attempt < spec.retries => {
-                    let wait = spec
-                        .backoff
-                        .saturating_mul(1 << attempt.min(5))
-                        .min(Duration::from_secs(60));
+                Err(FetchError::Retryable(m))
+                    if attempt < spec.retry.attempts
+                        && !crate::retry::past_deadline(spec.retry.deadline, wait) =>
+                {
                     eprintln!(
                         "warning: rows {offset}..{}: {m}; retrying in {:.1}s",
                         offset + length,
                         wait.as_secs_f64()
                     );
                     std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(30));
                     attempt += 1;
                     stats.retries += 1;
                 }
                 Err(e) => {
-                    return Err(user(format!(
-                        "rows {offset}..{} of {}: {e}; {} rows are saved in {}, run the same command again to resume",
+                    let saved = stats.resumed_from + stats.rows_written;
+                    let kept = if saved > 0 {
+                        format!(
+                            "{saved} rows are saved in {}, run the same command again to resume",
+                            out.display()
+                        )
+                    } else {
+                        "nothing was written".to_string()
+                    };
+                    let msg = format!(
+                        "rows {offset}..{} of {}: {e}",
                         offset + length,
-                        spec.dataset,
-                        stats.resumed_from + stats.rows_written,
-                        out.display()
-                    )));
+                        spec.dataset
+                    );
+                    // Still failing after the retries: the service, not the input (exit 2).
+                    return Err(if matches!(e, FetchError::Retryable(_)) {
+                        anyhow::anyhow!(
+                            "{msg} (gave up after {attempt} attempts; the service may be down); {kept}"
+                        )
+                    } else {
+                        user(format!("{msg}; {kept}"))
+                    });
                 }
             }
         };
@@ -158,6 +169,18 @@ pub fn fetch_rows(
                 }
             }
         }
+        let f = match &mut file {
+            Some(f) => f,
+            None => {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(out)
+                    .map_err(|e| user(format!("cannot write {}: {e}", out.display())))?;
+                f.seek(std::io::SeekFrom::End(0))?;
+                file.insert(f)
+            }
+        };
         f.write_all(&buf)?;
         f.sync_data()?;
         done += got;

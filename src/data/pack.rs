@@ -142,8 +142,22 @@ pub struct PackOptions {
     /// Name the (single) shard after this task.
     pub task: Option<String>,
     pub replace: bool,
-    pub progress: bool,
+    pub progress: Progress,
 }
+
+/// How `pack` reports progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing (`-q`).
+    None,
+    /// A progress bar (stderr is a terminal).
+    Bar,
+    /// Plain lines for logs: one per input file and one every [`LOG_EVERY`] within a file.
+    Lines,
+}
+
+/// The interval of progress lines when stderr is not a terminal.
+pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Packs `inputs` into token shards at `out`.
 pub fn pack<T: Encode + Sync>(
@@ -160,7 +174,7 @@ pub fn pack<T: Encode + Sync>(
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let bar = if opt.progress {
+    let bar = if opt.progress == Progress::Bar {
         let b = indicatif::ProgressBar::new(total_bytes);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -180,7 +194,21 @@ pub fn pack<T: Encode + Sync>(
         opt.task.clone(),
     )?;
     let mut stats = PackStats::default();
-    for path in inputs {
+    let started = std::time::Instant::now();
+    let mut last_line = started;
+    let line = |stats: &PackStats, what: &str| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "pack: {what}: {} of {} read ({:.0}%), {} documents, {} tokens, {:.1} MiB/s",
+            crate::output::human_bytes(stats.bytes_read),
+            crate::output::human_bytes(total_bytes),
+            100.0 * stats.bytes_read as f64 / total_bytes.max(1) as f64,
+            stats.documents,
+            stats.tokens,
+            stats.bytes_read as f64 / secs / (1 << 20) as f64
+        );
+    };
+    for (i, path) in inputs.iter().enumerate() {
         read_docs(path, &opt.text_field, opt.txt_split, |docs, bytes| {
             let encoded: Vec<Result<Result<Vec<u32>, Doc>>> = docs
                 .into_par_iter()
@@ -207,10 +235,19 @@ pub fn pack<T: Encode + Sync>(
             if let Some(b) = &bar {
                 b.inc(bytes);
                 b.set_message(format!("{} docs, {} tokens", stats.documents, stats.tokens));
+            } else if opt.progress == Progress::Lines && last_line.elapsed() >= LOG_EVERY {
+                last_line = std::time::Instant::now();
+                line(&stats, &path.display().to_string());
             }
             Ok(())
         })?;
         stats.files += 1;
+        if opt.progress == Progress::Lines {
+            line(
+                &stats,
+                &format!("{} done ({}/{})", path.display(), i + 1, inputs.len()),
+            );
+        }
     }
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -36,6 +36,9 @@ pub const FETCH_ATTEMPTS: u32 = 14;
 pub enum FetchError {
     Retryable(String),
     Fatal(anyhow::Error),
+    /// The command's `--deadline-s` came before the work was done: the whole command stops (an
+    /// environment failure, exit 2), no task is recorded as skipped.
+    Deadline(String),
 }
 
 impl std::fmt::Display for FetchError {
@@ -43,6 +46,7 @@ impl std::fmt::Display for FetchError {
         match self {
             FetchError::Retryable(m) => write!(f, "{m}"),
             FetchError::Fatal(e) => write!(f, "{e:#}"),
+            FetchError::Deadline(m) => write!(f, "{m}"),
         }
     }
 }
@@ -242,6 +246,8 @@ pub struct FetchOptions {
     pub retry_delay: Duration,
     /// Called after each accepted page (progress).
     pub verbose: bool,
+    /// No pause (retry) starts past this instant: the command stops instead.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for FetchOptions {
@@ -249,7 +255,24 @@ impl Default for FetchOptions {
         FetchOptions {
             retry_delay: Duration::from_secs(5),
             verbose: false,
+            deadline: None,
         }
+    }
+}
+
+impl FetchOptions {
+    /// The pause after a failed request, `factor` × `retry_delay`; an error instead when it
+    /// would end past the deadline.
+    pub fn pause(&self, factor: u32, what: &str) -> Result<(), FetchError> {
+        let wait = self.retry_delay.saturating_mul(factor);
+        if crate::retry::past_deadline(self.deadline, wait) {
+            return Err(FetchError::Deadline(format!(
+                "{what}: still failing when the deadline (--deadline-s) came; the datasets-server \
+                 may be down, try again later"
+            )));
+        }
+        std::thread::sleep(wait);
+        Ok(())
     }
 }
 
@@ -299,7 +322,7 @@ pub fn fineweb_attempt(
             }
             Err(FetchError::Retryable(m)) if attempt < RETRY_LIMIT => {
                 eprintln!("warning: {}: /size failed ({m}); retrying", walk.task);
-                std::thread::sleep(opt.retry_delay);
+                opt.pause(1, walk.task)?;
             }
             Err(e) => return Err(e),
         }
@@ -374,7 +397,7 @@ pub fn fineweb_attempt(
                     walk.task,
                     page.name()
                 );
-                std::thread::sleep(opt.retry_delay);
+                opt.pause(1, walk.task)?;
             }
             Err(e) => return Err(e),
         }
@@ -419,7 +442,7 @@ fn simple_attempt(
                         )));
                     }
                     eprintln!("warning: {}: page {o} failed ({m}); retrying it", spec.task);
-                    std::thread::sleep(opt.retry_delay);
+                    opt.pause(1, &spec.task)?;
                 }
                 Err(e) => return Err(e),
             }

@@ -132,7 +132,7 @@ fn download(src: &mut dyn RowSource, url: &str, opt: &FetchOptions) -> Result<Ve
             Ok(b) => return Ok(b),
             Err(FetchError::Retryable(m)) if tries < AUDIO_TRIES => {
                 eprintln!("warning: {TASK}: audio {url} failed ({m}); retrying");
-                std::thread::sleep(opt.retry_delay * (1u32 << (tries - 1).min(2)));
+                opt.pause(1u32 << (tries - 1).min(2), TASK)?;
             }
             Err(FetchError::Retryable(m)) => {
                 return Err(fatal(format!(
@@ -145,6 +145,7 @@ fn download(src: &mut dyn RowSource, url: &str, opt: &FetchOptions) -> Result<Ve
                     e.context(format!("{TASK}: downloading audio {url}")),
                 ));
             }
+            Err(e @ FetchError::Deadline(_)) => return Err(e),
         }
     }
 }
@@ -489,6 +490,7 @@ mod tests {
     fn run_row(wav: Vec<u8>, text: &str) -> Result<(Option<Kept>, Vec<RowRecord>), FetchError> {
         let opt = FetchOptions {
             retry_delay: std::time::Duration::ZERO,
+            deadline: None,
             verbose: false,
         };
         let row = Row {
@@ -553,6 +555,7 @@ mod tests {
         let page = Page::Offset(0);
         let opt = FetchOptions {
             retry_delay: std::time::Duration::ZERO,
+            deadline: None,
             verbose: false,
         };
         let mut rs = HashMap::new();

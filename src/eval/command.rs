@@ -552,7 +552,7 @@ fn done_models(path: &Path, batches_id: &str, competition: u16) -> Result<BTreeS
         return Ok(set);
     };
     for line in text.lines() {
-        if let Ok(v) = serde_json::from_str::<Value>(&line)
+        if let Ok(v) = serde_json::from_str::<Value>(line)
             && let Some(m) = v.get("model").and_then(|m| m.as_str())
         {
             if let Some(b) = v.get("batches").and_then(|b| b.as_str())

@@ -38,12 +38,8 @@ pub struct HubArgs {
     /// $HF_ENDPOINT, else https://huggingface.co].
     #[arg(long, env = "SN9_HUB", value_name = "URL")]
     pub hub: Option<String>,
-    /// Attempts per request before giving up (HTTP 5xx, 429, timeouts, cut transfers).
-    #[arg(long, env = "SN9_HUB_RETRIES", default_value_t = 5)]
-    pub retries: u32,
-    /// First backoff between attempts in milliseconds (doubles, at most 30 s).
-    #[arg(long, env = "SN9_HUB_BACKOFF_MS", default_value_t = 500)]
-    pub backoff_ms: u64,
+    #[command(flatten)]
+    pub retry_args: crate::retry::RetryArgs,
 }
 
 impl HubArgs {
@@ -57,10 +53,7 @@ impl HubArgs {
     }
 
     pub fn retry(&self) -> Retry {
-        Retry {
-            attempts: self.retries.max(1),
-            backoff: std::time::Duration::from_millis(self.backoff_ms),
-        }
+        self.retry_args.policy()
     }
 }
 

@@ -90,9 +90,8 @@ pub enum ModelCommand {
     /// (normal(0, initializer_range) weights, zero biases, unit norms).
     Init {
         /// HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS
-        /// config.json (mel_spectrogram, backbone, odeint, sampling sections). (sn9's own
-        /// settings file goes before the command: `sn9 --config sn9.toml model init ...`.)
-        #[arg(long = "config", id = "model_config", value_name = "CONFIG_JSON")]
+        /// config.json (mel_spectrogram, backbone, odeint, sampling sections).
+        #[arg(long = "model-config", id = "model_config", value_name = "CONFIG_JSON")]
         config: PathBuf,
         /// Random seed.
         #[arg(long, default_value_t = 0)]

@@ -56,6 +56,22 @@ pub fn rope_len(config: &ModelConfig) -> usize {
     config.max_position_embeddings.clamp(1, ROPE_PREBUILT)
 }
 
+/// Refuses, before anything is allocated, a model whose weights alone (`bytes_per_param` each)
+/// need more memory than the host has available, when `device` is the host (the CPU backend).
+fn check_fits<B: Backend>(
+    config: &ModelConfig,
+    bytes_per_param: u64,
+    device: &B::Device,
+) -> Result<()> {
+    if !B::name(device).contains("flex") {
+        return Ok(());
+    }
+    crate::device::check_host_memory(
+        config.parameter_count().saturating_mul(bytes_per_param),
+        &format!("{} parameters", config.parameter_count()),
+    )
+}
+
 impl<B: Backend> LoadedModel<B> {
     /// Loads `DIR/config.json` and its safetensors weights (single or sharded) onto `device`.
     /// Every tensor is checked (present, shape, floating dtype) before it is materialised.
@@ -109,6 +125,8 @@ impl<B: Backend> LoadedModel<B> {
                 )));
             }
         }
+        let per_param = if dtype == FloatDType::F32 { 4 } else { 2 };
+        check_fits::<B>(&config, per_param, device)?;
         let lm = llama::build::<B>(&config, |name, _shape| {
             let (f, _) = files.info(name).expect("checked above");
             Ok(param_tensor(f.read_f32(name)?, dtype, device))
@@ -133,6 +151,7 @@ impl<B: Backend> LoadedModel<B> {
                 "initializer_range {std} is not a valid standard deviation: {e}"
             ))
         })?;
+        check_fits::<B>(&config, 4, device)?;
         let lm = llama::build::<B>(&config, |name, shape| {
             let n: usize = shape.iter().product();
             let v: Vec<f32> = if name.ends_with("norm.weight") {

@@ -45,9 +45,6 @@ pub struct TrainArgs {
     /// Run directory: metrics, checkpoints and the final model.
     #[arg(long, env = "SN9_TRAIN_OUT", value_name = "RUN_DIR")]
     pub out: Option<PathBuf>,
-    /// Settings file (TOML, section [train]); overrides the top-level --config.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -394,15 +391,7 @@ fn check_data(shards: &Shards, c: &ModelConfig) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: TrainArgs, top: &ConfigFile, p: &Printer) -> Result<()> {
-    let own;
-    let cfg = match &a.config {
-        Some(c) => {
-            own = ConfigFile::load(Some(c))?;
-            &own
-        }
-        None => top,
-    };
+pub fn run(a: TrainArgs, cfg: &ConfigFile, p: &Printer) -> Result<()> {
     let out = cfg.resolve_path(a.out.clone(), "train", "out")?.ok_or_else(|| {
         user("--out is required (or SN9_TRAIN_OUT / `out` in the [train] section of the config file)")
     })?;

@@ -312,6 +312,7 @@ fn check_tts_run(split: &Path, run: &Value) -> R<(usize, f32)> {
     let opt = FetchOptions {
         retry_delay: std::time::Duration::ZERO,
         verbose: false,
+        deadline: None,
     };
     let got = sample_speech(&seed, 1, &mut server, &opt);
     let want_requests = expected_requests(run);
