@@ -39,6 +39,8 @@ completions:
 ## Benchmarks (not tests): sn9 vs the reference stack on this machine, results in bench/results/.
 bench:
 	@bash bench/model.sh
+	@bash bench/model.sh 1024 5 gemma2
+	@bash bench/model.sh 1024 5 phi
 	@bash bench/pack.sh
 	@bash bench/train.sh
 	@bash bench/tts.sh

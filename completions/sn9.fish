@@ -431,7 +431,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subco
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l model-config -d 'HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l model-config -d 'HF config.json (Llama, Mistral, Qwen2, Gemma, Gemma2 or Phi ...ForCausalLM), or an E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l seed -d 'Random seed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l dtype -d 'Storage dtype of the weights' -r -f -a "f32\t''
 bf16\t''

@@ -4,6 +4,12 @@
 //! within 1e-4 relative (f32), greedy tokens exactly — then saved by sn9 and reloaded (round
 //! trip). Prints `hfref <case>: ok (max rel err E)` per case.
 //!
+//! A case whose `validator_forward.ok` is false (Falcon, GPT-NeoX, Bart: transformers 4.44.1
+//! raises on the validator's `model(x, past_key_values=DynamicCache())`) is checked for what the
+//! competition outcome rests on: the class loads (config, every tensor's name, shape and dtype),
+//! its parameter count and shapes, and sn9's evaluation failing with the reference's error, so
+//! the model scores `inf` as with the reference. sn9 runs no forward for these classes.
+//!
 //! The bf16 case (`compute_dtype` bfloat16) stores bf16 weights; sn9's CPU path computes in f32,
 //! so it is compared with the case's `*_f32_upcast` numbers (transformers on the same weights in
 //! f32) at 1e-4, and with the bf16 numbers at the bf16 tolerance `BF16_TOL` (8 bits of mantissa:
@@ -18,6 +24,9 @@ use sn9::model::safetensors::Dtype;
 use sn9::model::{Cpu, LoadedModel};
 
 const F32_TOL: f64 = 1e-4;
+/// Logits of the Gemma, Gemma2 and Phi cases: 1e-4 cannot tell exact GELU from its tanh form
+/// (shared/hfref README, "sensitivity"); sn9's f32 error is ~1e-6.
+const LOGITS_TOL_NEW: f64 = 2e-5;
 const BF16_TOL: f64 = 3e-2;
 
 fn nums(v: &Value) -> Vec<f64> {
@@ -109,10 +118,35 @@ fn check_case(dir: &Path) -> Result<f64, String> {
         })
         .collect();
     let dev = Default::default();
+    let mut fails = Vec::new();
+    let config = sn9::model::config::ModelConfig::from_file(&dir.join("config.json"))
+        .map_err(|e| format!("config: {e:#}"))?;
+    if let Some(p) = exp.get("embedding_padding_idx") {
+        let got = config.padding_idx.map(|p| p as u64);
+        if got != p.as_u64() {
+            fails.push(format!("padding_idx {got:?} != {p}"));
+        }
+    }
+    if let Some(r) = exp.get("rotary_dim").and_then(|r| r.as_u64())
+        && config.rotary_dim as u64 != r
+    {
+        fails.push(format!("rotary_dim {} != {r}", config.rotary_dim));
+    }
+    let validator_ok = exp["validator_forward"]["ok"].as_bool().unwrap_or(true);
+    if !validator_ok {
+        return check_unscored(dir, &exp, &config, fails);
+    }
+    if let Some(why) = config.validator_forward_error() {
+        fails.push(format!("sn9 says the validator cannot score it ({why})"));
+    }
     let model = LoadedModel::<Cpu>::load(dir, &dev).map_err(|e| format!("load: {e:#}"))?;
     let bf16 = exp["compute_dtype"] == "bfloat16";
+    let logits_tol = if exp.get("validator_forward").is_some() {
+        LOGITS_TOL_NEW
+    } else {
+        F32_TOL
+    };
     let mut worst = 0f64;
-    let mut fails = Vec::new();
 
     // Parameters: count and (name, shape) in named_parameters() order.
     let count = model.config.parameter_count();
@@ -157,16 +191,17 @@ fn check_case(dir: &Path) -> Result<f64, String> {
     };
     let mut cmp = |what: &str, got: &[f64], want: &Value, tol: f64| {
         let e = rel_err(got, &nums(want));
-        worst = worst.max(if tol == F32_TOL { e } else { 0.0 });
+        worst = worst.max(if tol <= F32_TOL { e } else { 0.0 });
         if e > tol {
             fails.push(format!("{what}: rel err {e:e} > {tol:e}"));
         }
     };
+    let ltol = if bf16 { tol } else { logits_tol };
     if !bf16 {
-        cmp("logits head", &head, &lref["head"], tol);
+        cmp("logits head", &head, &lref["head"], ltol);
     }
-    cmp("logits pos_sum", &sum, &lref["pos_sum_f64"], tol);
-    cmp("logits pos_max", &max, &lref["pos_max"], tol);
+    cmp("logits pos_sum", &sum, &lref["pos_sum_f64"], ltol);
+    cmp("logits pos_max", &max, &lref["pos_max"], ltol);
     cmp("loss per_row", &out.losses, &lossref["per_row"], tol);
     if bf16 {
         cmp("bf16 logits head", &head, &exp["logits"]["head"], BF16_TOL);
@@ -261,6 +296,56 @@ fn check_case(dir: &Path) -> Result<f64, String> {
     }
 }
 
+/// A class the validator cannot score: it loads (as in the reference), counts and lists its
+/// parameters as `named_parameters()`, and sn9's evaluation refuses it with the reference's error.
+fn check_unscored(
+    dir: &Path,
+    exp: &Value,
+    config: &sn9::model::config::ModelConfig,
+    mut fails: Vec<String>,
+) -> Result<f64, String> {
+    let count = config.parameter_count();
+    if count != exp["param_count"].as_u64().unwrap() {
+        fails.push(format!("param_count {count} != {}", exp["param_count"]));
+    }
+    let shapes: Vec<(String, Vec<usize>)> = exp["param_shapes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), nums(v).iter().map(|&d| d as usize).collect()))
+        .collect();
+    if shapes != config.parameter_shapes() {
+        fails.push("parameter names/shapes/order differ from named_parameters()".into());
+    }
+    let inv: Vec<f64> = config.rope_inv_freq().iter().map(|&x| x as f64).collect();
+    let want_inv = nums(&exp["rotary_inv_freq"]);
+    if inv.len() != want_inv.len() || (!inv.is_empty() && rel_err(&inv, &want_inv) > 1e-6) {
+        fails.push("rotary_inv_freq differs".into());
+    }
+    if let Err(e) = sn9::model::check_weights(dir) {
+        fails.push(format!(
+            "the weights do not load as in the reference: {e:#}"
+        ));
+    }
+    let want = exp["validator_forward"]["error"].as_str().unwrap_or("");
+    match config.validator_forward_error() {
+        Some(why) if why.contains(want) => {}
+        other => fails.push(format!(
+            "validator outcome {other:?}, expected the error {want}"
+        )),
+    }
+    match LoadedModel::<Cpu>::load(dir, &Default::default()) {
+        Err(e) if format!("{e:#}").contains(want) => {}
+        Err(e) => fails.push(format!("sn9's load fails with another reason: {e:#}")),
+        Ok(_) => fails.push("sn9 evaluates a class the validator cannot".into()),
+    }
+    if fails.is_empty() {
+        Ok(0.0)
+    } else {
+        Err(fails.join("; "))
+    }
+}
+
 /// The `train` block: 3 AdamW steps (lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.1 on
 /// every parameter, clip 1.0) on one batch, in f32, against torch.optim.AdamW +
 /// clip_grad_norm_. The bf16 case's block is pure bf16 (bf16 weights and AdamW state, as torch
@@ -273,7 +358,7 @@ fn check_train(dir: &Path) -> Result<Option<f64>, String> {
         serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
     };
     let exp = read("expected.json");
-    if exp["compute_dtype"] == "bfloat16" {
+    if exp["compute_dtype"] == "bfloat16" || exp["validator_forward"]["ok"] == false {
         return Ok(None);
     }
     let tr = &exp["train"];
@@ -377,7 +462,12 @@ fn main() {
                 passed += 1;
             }
             Ok(Ok(None)) => println!(
-                "hfref {name} train: skipped (its reference is pure-bf16 AdamW; sn9 keeps f32 master weights)"
+                "hfref {name} train: skipped ({})",
+                if name.contains("bf16") {
+                    "its reference is pure-bf16 AdamW; sn9 keeps f32 master weights"
+                } else {
+                    "the validator cannot score this class; sn9 refuses to train it for a competition"
+                }
             ),
             Ok(Err(msg)) => {
                 println!("hfref {name} train: FAILED: {msg}");

@@ -304,8 +304,13 @@ fn push(a: PushArgs, p: &Printer) -> Result<()> {
         let comp = Schedule::current_competition(a.schedule.as_deref(), id)?;
         let d = crate::model::command::describe_dir(&a.dir)?;
         let bytes: u64 = files.iter().map(|f| f.size).sum();
-        let why =
-            crate::model::command::fit(&d.architecture, d.vocab_size, d.parameters, bytes, &comp);
+        let why = crate::model::command::fit_to_compete(
+            &d.architecture,
+            d.vocab_size,
+            d.parameters,
+            bytes,
+            &comp,
+        );
         if !why.is_empty() {
             return Err(user(format!(
                 "competition {id} would not accept this model: {}; nothing was uploaded",

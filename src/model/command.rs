@@ -89,8 +89,8 @@ pub enum ModelCommand {
     /// Create a randomly initialised model from a config.json, as transformers initialises one
     /// (normal(0, initializer_range) weights, zero biases, unit norms).
     Init {
-        /// HF config.json (LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM), or an E2TTS
-        /// config.json (mel_spectrogram, backbone, odeint, sampling sections).
+        /// HF config.json (Llama, Mistral, Qwen2, Gemma, Gemma2 or Phi ...ForCausalLM), or an
+        /// E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections).
         #[arg(long = "model-config", id = "model_config", value_name = "CONFIG_JSON")]
         config: PathBuf,
         /// Random seed.
@@ -235,6 +235,26 @@ pub fn describe_dir(dir: &std::path::Path) -> Result<Described> {
 
 /// Why a model does or does not fit a competition.
 /// `vocab_size` is a text model's (None for E2TTS, whose tokenizer is the `e2tts` sentinel).
+/// [`fit`], plus what a miner must know before training or uploading: a class the competition
+/// accepts but the reference validator cannot score (Falcon, GPT-NeoX, Bart) scores `inf` on
+/// every batch. (Evaluation uses [`fit`] alone: such a model loads, and where no task has data
+/// the reference scores it 0 like any loadable model.)
+pub fn fit_to_compete(
+    architecture: &str,
+    vocab_size: Option<usize>,
+    params: u64,
+    bytes: u64,
+    c: &Competition,
+) -> Vec<String> {
+    let mut why = fit(architecture, vocab_size, params, bytes, c);
+    if c.constraints.tokenizer.as_deref() != Some("e2tts")
+        && let Some(reason) = crate::model::config::unscorable_reason(architecture)
+    {
+        why.push(reason);
+    }
+    why
+}
+
 pub fn fit(
     architecture: &str,
     vocab_size: Option<usize>,
@@ -560,7 +580,7 @@ pub fn run(cmd: ModelCommand, p: &Printer) -> Result<()> {
                     (
                         c.id,
                         c.name.clone(),
-                        fit(&cfg.architecture, Some(cfg.vocab_size), params, bytes, c),
+                        fit_to_compete(&cfg.architecture, Some(cfg.vocab_size), params, bytes, c),
                     )
                 })
                 .collect();

@@ -1,16 +1,47 @@
-//! The Llama-family decoder (Llama, Mistral, Qwen2) in burn: one implementation with options.
+//! The decoder of Llama, Mistral, Qwen2, Gemma, Gemma2 and Phi in burn: one implementation with
+//! options (norm kind, activation, gated or plain MLP, sequential, sandwich or parallel
+//! residual, embedding scale, soft-capping, partial rotary, an `lm_head` bias).
 //! Fields are named as Hugging Face names the weights, so `model.layers.3.mlp.up_proj.weight`
 //! is `model.layers[3].mlp.up_proj.weight`. Shapes: `b` batch, `t` tokens, `d` hidden size,
 //! `h`/`kv` query/key-value heads, `hd` head dim, `i` intermediate size, `V` vocabulary.
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, FloatDType};
 
-use super::config::ModelConfig;
+use super::config::{Activation, ModelConfig, NormKind, Residual};
+
+impl std::fmt::Display for NormKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+// Options stored in the module tree as constants (no parameters, nothing saved).
+use burn::empty;
+empty!(NormKind);
+empty!(Activation);
+
+impl Activation {
+    /// `ACT2FN[name](x)`.
+    pub fn apply<B: Backend, const D: usize>(self, x: Tensor<B, D>) -> Tensor<B, D> {
+        match self {
+            Activation::Silu => silu(x),
+            Activation::GeluErf => gelu(x),
+            Activation::GeluTanh => gelu_approximate(x),
+            Activation::Relu => relu(x),
+        }
+    }
+}
 
 /// A linear layer with the PyTorch weight layout.
 #[derive(Module, Debug)]
@@ -66,25 +97,50 @@ pub fn cast_to<B: Backend, const D: usize>(x: Tensor<B, D>, dt: DType) -> Tensor
     }
 }
 
-/// RMSNorm: `x / sqrt(mean(x²) + eps) · weight`.
+/// A normalisation layer: Llama's RMSNorm `x / sqrt(mean(x²) + eps) · w`, Gemma's
+/// `x / sqrt(mean(x²) + eps) · (1 + w)`, or LayerNorm `(x − μ) / sqrt(var + eps) · w + b`.
 #[derive(Module, Debug)]
-pub struct RmsNorm<B: Backend> {
+pub struct Norm<B: Backend> {
     /// `[d]`.
     pub weight: Param<Tensor<B, 1>>,
+    /// `[d]` (LayerNorm).
+    pub bias: Option<Param<Tensor<B, 1>>>,
     pub eps: f64,
+    pub kind: NormKind,
 }
 
-impl<B: Backend> RmsNorm<B> {
-    /// `[b, t, d] → [b, t, d]`.
-    /// Computed in float32 and cast back, as transformers does for bf16/f16 activations.
+/// The former name of [`Norm`].
+pub type RmsNorm<B> = Norm<B>;
+
+impl<B: Backend> Norm<B> {
+    /// `[b, t, d] → [b, t, d]`, computed in float32 and cast back as transformers does for
+    /// bf16/f16 activations: Llama casts before the weight, Gemma and LayerNorm after it.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let dt = x.dtype();
         let x = to_f32(x);
-        let var = x.clone().powi_scalar(2).mean_dim(2);
-        let x = cast_to(x * (var + self.eps).sqrt().recip(), dt);
-        x * cast_to(self.weight.val(), dt)
-            .unsqueeze_dim::<2>(0)
-            .unsqueeze_dim::<3>(0)
+        let row = |t: Tensor<B, 1>| t.unsqueeze_dim::<2>(0).unsqueeze_dim::<3>(0);
+        match self.kind {
+            NormKind::Rms => {
+                let var = x.clone().powi_scalar(2).mean_dim(2);
+                let x = cast_to(x * (var + self.eps).sqrt().recip(), dt);
+                x * row(cast_to(self.weight.val(), dt))
+            }
+            NormKind::RmsOnePlus => {
+                let var = x.clone().powi_scalar(2).mean_dim(2);
+                let w = to_f32(self.weight.val()).add_scalar(1.0);
+                cast_to(x * (var + self.eps).sqrt().recip() * row(w), dt)
+            }
+            NormKind::LayerNorm => {
+                let xc = x.clone() - x.mean_dim(2);
+                let var = xc.clone().powi_scalar(2).mean_dim(2);
+                let y = xc * (var + self.eps).sqrt().recip() * row(to_f32(self.weight.val()));
+                let y = match &self.bias {
+                    Some(b) => y + row(to_f32(b.val())),
+                    None => y,
+                };
+                cast_to(y, dt)
+            }
+        }
     }
 }
 
@@ -99,6 +155,12 @@ pub struct Attention<B: Backend> {
     pub num_kv_heads: usize,
     pub head_dim: usize,
     pub sliding_window: Option<usize>,
+    /// Score scale (`head_dim^-½`; Gemma2 `query_pre_attn_scalar^-½`).
+    pub scale: f64,
+    /// Gemma2: `cap · tanh(s / cap)` on the scores before the mask.
+    pub softcap: Option<f64>,
+    /// Leading dimensions of each head that rotate (Phi: a fraction of `head_dim`).
+    pub rotary_dim: usize,
 }
 
 /// Cached keys and values of one layer: `[b, kv, t_past, hd]` each.
@@ -114,6 +176,26 @@ fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     let x1 = x.clone().narrow(3, 0, hd / 2);
     let x2 = x.narrow(3, hd / 2, hd / 2);
     Tensor::cat(vec![x2.neg(), x1], 3)
+}
+
+/// RoPE on the first `rot` dimensions of each head (`x·cos + rotate_half(x)·sin`), the rest
+/// passed through (Phi's partial rotary); `[b, h, t, hd]`.
+fn apply_rope<B: Backend>(
+    x: Tensor<B, 4>,
+    cos: Tensor<B, 4>,
+    sin: Tensor<B, 4>,
+    rot: usize,
+) -> Tensor<B, 4> {
+    let hd = x.dims()[3];
+    if rot == hd {
+        return x.clone() * cos + rotate_half(x) * sin;
+    }
+    if rot == 0 {
+        return x;
+    }
+    let r = x.clone().narrow(3, 0, rot);
+    let pass = x.narrow(3, rot, hd - rot);
+    Tensor::cat(vec![r.clone() * cos + rotate_half(r) * sin, pass], 3)
 }
 
 /// Rotary tables for positions `[offset, offset + t)`: cos and sin `[1, 1, t, hd]`.
@@ -207,8 +289,8 @@ impl<B: Backend> Attention<B> {
             .and_then(|c| c.as_ref())
             .map_or(0, |c| c.k.dims()[2]);
         let (cos, sin) = rope.at(past, t);
-        let q = q.clone() * cos.clone() + rotate_half(q) * sin.clone();
-        let k = k.clone() * cos + rotate_half(k) * sin;
+        let q = apply_rope(q, cos.clone(), sin.clone(), self.rotary_dim);
+        let k = apply_rope(k, cos, sin, self.rotary_dim);
         let (k, v) = match cache {
             Some(slot) => {
                 let (k, v) = match slot.take() {
@@ -237,7 +319,7 @@ impl<B: Backend> Attention<B> {
         } else {
             (k, v)
         };
-        let scale = 1.0 / (hd as f64).sqrt();
+        let scale = self.scale;
         let out = match self.sliding_window {
             Some(w) if tk > w => {
                 // Explicit mask: key j is visible from query i (absolute p = past + i) iff
@@ -253,10 +335,12 @@ impl<B: Backend> Attention<B> {
                     .unsqueeze_dim::<3>(0)
                     .unsqueeze_dim::<4>(0)
                     .expand([b, h, t, tk]);
-                let scores = q
-                    .matmul(k.swap_dims(2, 3))
-                    .mul_scalar(scale)
-                    .mask_fill(mask, f32::NEG_INFINITY);
+                let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
+                let scores = match self.softcap {
+                    Some(c) => scores.div_scalar(c).tanh().mul_scalar(c),
+                    None => scores,
+                };
+                let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
                 softmax(scores, 3).matmul(v)
             }
             _ => attention(
@@ -267,7 +351,7 @@ impl<B: Backend> Attention<B> {
                 None,
                 AttentionModuleOptions {
                     scale: Some(scale),
-                    softcap: None,
+                    softcap: self.softcap,
                     is_causal: true,
                 },
             ),
@@ -277,29 +361,41 @@ impl<B: Backend> Attention<B> {
     }
 }
 
-/// SwiGLU feed-forward: `down(silu(gate(x)) · up(x))`.
+/// Feed-forward: gated `down(act(gate(x)) · up(x))` (Llama's SwiGLU, Gemma's GeGLU), or plain
+/// `fc2(act(fc1(x)))` (Phi; `up_proj` holds fc1, `down_proj` fc2).
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
-    pub gate_proj: Linear<B>,
+    pub gate_proj: Option<Linear<B>>,
     pub up_proj: Linear<B>,
     pub down_proj: Linear<B>,
+    pub act: Activation,
 }
 
 impl<B: Backend> Mlp<B> {
     /// `[b, t, d] → [b, t, d]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.down_proj
-            .forward(silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x))
+        match &self.gate_proj {
+            Some(g) => self
+                .down_proj
+                .forward(self.act.apply(g.forward(x.clone())) * self.up_proj.forward(x)),
+            None => self
+                .down_proj
+                .forward(self.act.apply(self.up_proj.forward(x))),
+        }
     }
 }
 
-/// One pre-norm decoder block.
+/// One decoder block. Sequential (`post_attention_layernorm` before the MLP), Gemma2's sandwich
+/// (`post_attention_layernorm` on the attention output, `pre_`/`post_feedforward_layernorm`
+/// around the MLP) or Phi's parallel layout (no second norm: one norm feeds both).
 #[derive(Module, Debug)]
 pub struct DecoderLayer<B: Backend> {
     pub self_attn: Attention<B>,
     pub mlp: Mlp<B>,
-    pub input_layernorm: RmsNorm<B>,
-    pub post_attention_layernorm: RmsNorm<B>,
+    pub input_layernorm: Norm<B>,
+    pub post_attention_layernorm: Option<Norm<B>>,
+    pub pre_feedforward_layernorm: Option<Norm<B>>,
+    pub post_feedforward_layernorm: Option<Norm<B>>,
 }
 
 impl<B: Backend> DecoderLayer<B> {
@@ -309,11 +405,23 @@ impl<B: Backend> DecoderLayer<B> {
         rope: &Rope<B>,
         cache: Option<&mut Option<LayerCache<B>>>,
     ) -> Tensor<B, 3> {
-        let h = x.clone()
-            + self
-                .self_attn
-                .forward(self.input_layernorm.forward(x), rope, cache);
-        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+        let n = self.input_layernorm.forward(x.clone());
+        let a = self.self_attn.forward(n.clone(), rope, cache);
+        match (
+            &self.post_attention_layernorm,
+            &self.pre_feedforward_layernorm,
+            &self.post_feedforward_layernorm,
+        ) {
+            (None, _, _) => (a + self.mlp.forward(n)) + x,
+            (Some(post_attn), Some(pre_ff), Some(post_ff)) => {
+                let h = x + post_attn.forward(a);
+                h.clone() + post_ff.forward(self.mlp.forward(pre_ff.forward(h)))
+            }
+            (Some(post_attn), _, _) => {
+                let h = x + a;
+                h.clone() + self.mlp.forward(post_attn.forward(h))
+            }
+        }
     }
 }
 
@@ -323,7 +431,8 @@ pub struct Decoder<B: Backend> {
     /// `[V, d]`.
     pub embed_tokens: Param<Tensor<B, 2>>,
     pub layers: Vec<DecoderLayer<B>>,
-    pub norm: RmsNorm<B>,
+    /// `model.norm` (`model.final_layernorm` for Phi's LayerNorm).
+    pub norm: Norm<B>,
 }
 
 /// A causal language model (HF `*ForCausalLM`).
@@ -332,6 +441,14 @@ pub struct CausalLm<B: Backend> {
     pub model: Decoder<B>,
     /// `[V, d]`; `None` when tied to the embedding.
     pub lm_head: Option<Param<Tensor<B, 2>>>,
+    /// `[V]` (Phi).
+    pub lm_head_bias: Option<Param<Tensor<B, 1>>>,
+    /// Gemma: the embeddings are multiplied by `sqrt(hidden_size)` rounded to the compute dtype.
+    pub embed_scale: Option<f64>,
+    /// Gemma2: `cap · tanh(logits / cap)`.
+    pub final_softcap: Option<f64>,
+    /// `nn.Embedding(padding_idx)`: lookups of this id send no gradient to its row.
+    pub padding_idx: Option<usize>,
 }
 
 /// Per-layer key/value caches for generation.
@@ -370,10 +487,34 @@ impl<B: Backend> CausalLm<B> {
         let [b, t] = ids.dims();
         let emb = self.model.embed_tokens.val();
         let d = emb.dims()[1];
-        let mut x = cast_to(
-            emb.select(0, ids.reshape([b * t])).reshape([b, t, d]),
-            rope.cos.dtype(),
-        );
+        let dt = rope.cos.dtype();
+        let flat = ids.reshape([b * t]);
+        let rows = emb.clone().select(0, flat.clone());
+        // torch's embedding backward skips the padding row: the same values, with the pad
+        // lookups taken from a detached copy.
+        let rows = match self.padding_idx {
+            Some(p) => {
+                let keep = flat
+                    .clone()
+                    .not_equal_elem(p as i64)
+                    .float()
+                    .reshape([b * t, 1]);
+                let keep = cast_to(keep, rows.dtype());
+                rows * keep.clone() + emb.detach().select(0, flat) * keep.neg().add_scalar(1.0)
+            }
+            None => rows,
+        };
+        let mut x = cast_to(rows.reshape([b, t, d]), dt);
+        if let Some(s) = self.embed_scale {
+            // `torch.tensor(hidden_size**0.5, dtype=x.dtype)`: the factor is rounded first.
+            let s = match dt {
+                DType::BF16 => half::bf16::from_f64(s).to_f64(),
+                DType::F16 => half::f16::from_f64(s).to_f64(),
+                DType::F64 => s,
+                _ => s as f32 as f64,
+            };
+            x = x.mul_scalar(s);
+        }
         for (i, layer) in self.model.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| &mut c.layers[i]);
             x = layer.forward(x, rope, slot);
@@ -392,15 +533,18 @@ impl<B: Backend> CausalLm<B> {
     /// Hidden states `[b, t, d]` → logits `[b, t, V]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, t, d] = hidden.dims();
-        let w = cast_to(self.head_weight(), hidden.dtype());
+        let dt = hidden.dtype();
+        let w = cast_to(self.head_weight(), dt);
         let v = w.dims()[0];
+        let mut y = hidden.reshape([b * t, d]).matmul(w.transpose());
+        if let Some(bias) = &self.lm_head_bias {
+            y = y + cast_to(bias.val(), dt).unsqueeze_dim::<2>(0);
+        }
+        if let Some(c) = self.final_softcap {
+            y = y.div_scalar(c).tanh().mul_scalar(c);
+        }
         // transformers returns `logits.float()`.
-        to_f32(
-            hidden
-                .reshape([b * t, d])
-                .matmul(w.transpose())
-                .reshape([b, t, v]),
-        )
+        to_f32(y.reshape([b, t, v]))
     }
 
     /// Summed next-token cross-entropy per row, `[b]`: positions `0..t−1` of `hidden` predict
@@ -506,6 +650,9 @@ pub fn build<B: Backend>(
     config: &ModelConfig,
     param: impl FnMut(&str, &[usize]) -> anyhow::Result<Tensor<B, 1>>,
 ) -> anyhow::Result<CausalLm<B>> {
+    if let Some(why) = config.validator_forward_error() {
+        anyhow::bail!("{why}; sn9 does not build this class");
+    }
     let mut g = Builder { f: param };
     let (d, hd, i, v) = (
         config.hidden_size,
@@ -515,8 +662,22 @@ pub fn build<B: Backend>(
     );
     let (h, kv) = (config.num_attention_heads, config.num_key_value_heads);
     let eps = config.rms_norm_eps;
+    let layer_norm = config.norm == NormKind::LayerNorm;
+    let norm = |g: &mut Builder<_>, name: &str| -> anyhow::Result<Norm<B>> {
+        Ok(Norm {
+            weight: g.p1(&format!("{name}.weight"), d)?,
+            bias: if layer_norm {
+                Some(g.p1(&format!("{name}.bias"), d)?)
+            } else {
+                None
+            },
+            eps,
+            kind: config.norm,
+        })
+    };
     let embed_tokens = g.p2("model.embed_tokens.weight", [v, d])?;
     let mut layers = Vec::with_capacity(config.num_hidden_layers);
+    let parallel = config.residual == Residual::Parallel;
     for l in 0..config.num_hidden_layers {
         let pre = format!("model.layers.{l}");
         let self_attn = Attention {
@@ -538,46 +699,88 @@ pub fn build<B: Backend>(
                 d,
                 config.qkv_bias,
             )?,
-            o_proj: g.linear(&format!("{pre}.self_attn.o_proj"), d, h * hd, config.o_bias)?,
+            o_proj: g.linear(
+                &format!(
+                    "{pre}.self_attn.{}",
+                    if parallel { "dense" } else { "o_proj" }
+                ),
+                d,
+                h * hd,
+                config.o_bias,
+            )?,
             num_heads: h,
             num_kv_heads: kv,
             head_dim: hd,
-            sliding_window: config.sliding_window,
+            sliding_window: config.window_of(l),
+            scale: config.attn_scale,
+            softcap: config.attn_softcap,
+            rotary_dim: config.rotary_dim,
         };
-        let mlp = Mlp {
-            gate_proj: g.linear(&format!("{pre}.mlp.gate_proj"), i, d, config.mlp_bias)?,
-            up_proj: g.linear(&format!("{pre}.mlp.up_proj"), i, d, config.mlp_bias)?,
-            down_proj: g.linear(&format!("{pre}.mlp.down_proj"), d, i, config.mlp_bias)?,
+        let mlp = if config.mlp_gated {
+            Mlp {
+                gate_proj: Some(g.linear(
+                    &format!("{pre}.mlp.gate_proj"),
+                    i,
+                    d,
+                    config.mlp_bias,
+                )?),
+                up_proj: g.linear(&format!("{pre}.mlp.up_proj"), i, d, config.mlp_bias)?,
+                down_proj: g.linear(&format!("{pre}.mlp.down_proj"), d, i, config.mlp_bias)?,
+                act: config.activation,
+            }
+        } else {
+            Mlp {
+                gate_proj: None,
+                up_proj: g.linear(&format!("{pre}.mlp.fc1"), i, d, config.mlp_bias)?,
+                down_proj: g.linear(&format!("{pre}.mlp.fc2"), d, i, config.mlp_bias)?,
+                act: config.activation,
+            }
         };
+        let mut norms = Vec::new();
+        for nm in config.layer_norm_names() {
+            norms.push(norm(&mut g, &format!("{pre}.{nm}"))?);
+        }
+        let mut norms = norms.into_iter();
         layers.push(DecoderLayer {
             self_attn,
             mlp,
-            input_layernorm: RmsNorm {
-                weight: g.p1(&format!("{pre}.input_layernorm.weight"), d)?,
-                eps,
-            },
-            post_attention_layernorm: RmsNorm {
-                weight: g.p1(&format!("{pre}.post_attention_layernorm.weight"), d)?,
-                eps,
-            },
+            input_layernorm: norms.next().expect("every layout has an input norm"),
+            post_attention_layernorm: norms.next(),
+            pre_feedforward_layernorm: norms.next(),
+            post_feedforward_layernorm: norms.next(),
         });
     }
-    let norm = RmsNorm {
-        weight: g.p1("model.norm.weight", d)?,
-        eps,
-    };
+    let final_norm = norm(
+        &mut g,
+        if layer_norm {
+            "model.final_layernorm"
+        } else {
+            "model.norm"
+        },
+    )?;
     let lm_head = if config.tie_word_embeddings {
         None
     } else {
         Some(g.p2("lm_head.weight", [v, d])?)
     };
+    let lm_head_bias = if config.lm_head_bias {
+        Some(g.p1("lm_head.bias", v)?)
+    } else {
+        None
+    };
     Ok(CausalLm {
         model: Decoder {
             embed_tokens,
             layers,
-            norm,
+            norm: final_norm,
         },
         lm_head,
+        lm_head_bias,
+        embed_scale: config
+            .embed_scale
+            .then(|| (config.hidden_size as f64).sqrt()),
+        final_softcap: config.final_softcap,
+        padding_idx: config.padding_idx,
     })
 }
 
@@ -607,30 +810,67 @@ impl<B: Backend> CausalLm<B> {
         v.visit("model.embed_tokens.weight", &mut self.model.embed_tokens)?;
         for (i, l) in self.model.layers.iter_mut().enumerate() {
             let p = format!("model.layers.{i}");
+            // Phi (the parallel layout, no second norm) names the output projection `dense`
+            // and its MLP `fc1`/`fc2`.
+            let parallel = l.post_attention_layernorm.is_none();
             let a = &mut l.self_attn;
             a.q_proj.visit_named(&format!("{p}.self_attn.q_proj"), v)?;
             a.k_proj.visit_named(&format!("{p}.self_attn.k_proj"), v)?;
             a.v_proj.visit_named(&format!("{p}.self_attn.v_proj"), v)?;
-            a.o_proj.visit_named(&format!("{p}.self_attn.o_proj"), v)?;
-            l.mlp
-                .gate_proj
-                .visit_named(&format!("{p}.mlp.gate_proj"), v)?;
-            l.mlp.up_proj.visit_named(&format!("{p}.mlp.up_proj"), v)?;
-            l.mlp
-                .down_proj
-                .visit_named(&format!("{p}.mlp.down_proj"), v)?;
-            v.visit(
-                &format!("{p}.input_layernorm.weight"),
-                &mut l.input_layernorm.weight,
-            )?;
-            v.visit(
-                &format!("{p}.post_attention_layernorm.weight"),
-                &mut l.post_attention_layernorm.weight,
-            )?;
+            let o = if parallel { "dense" } else { "o_proj" };
+            a.o_proj.visit_named(&format!("{p}.self_attn.{o}"), v)?;
+            match &mut l.mlp.gate_proj {
+                Some(g) => {
+                    g.visit_named(&format!("{p}.mlp.gate_proj"), v)?;
+                    l.mlp.up_proj.visit_named(&format!("{p}.mlp.up_proj"), v)?;
+                    l.mlp
+                        .down_proj
+                        .visit_named(&format!("{p}.mlp.down_proj"), v)?;
+                }
+                None => {
+                    l.mlp.up_proj.visit_named(&format!("{p}.mlp.fc1"), v)?;
+                    l.mlp.down_proj.visit_named(&format!("{p}.mlp.fc2"), v)?;
+                }
+            }
+            l.input_layernorm
+                .visit_named(&format!("{p}.input_layernorm"), v)?;
+            for (name, n) in [
+                ("post_attention_layernorm", &mut l.post_attention_layernorm),
+                (
+                    "pre_feedforward_layernorm",
+                    &mut l.pre_feedforward_layernorm,
+                ),
+                (
+                    "post_feedforward_layernorm",
+                    &mut l.post_feedforward_layernorm,
+                ),
+            ] {
+                if let Some(n) = n {
+                    n.visit_named(&format!("{p}.{name}"), v)?;
+                }
+            }
         }
-        v.visit("model.norm.weight", &mut self.model.norm.weight)?;
+        let final_name = if self.model.norm.bias.is_some() {
+            "model.final_layernorm"
+        } else {
+            "model.norm"
+        };
+        self.model.norm.visit_named(final_name, v)?;
         if let Some(h) = &mut self.lm_head {
             v.visit("lm_head.weight", h)?;
+        }
+        if let Some(b) = &mut self.lm_head_bias {
+            v.visit("lm_head.bias", b)?;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Norm<B> {
+    fn visit_named<V: ParamVisitor<B>>(&mut self, name: &str, v: &mut V) -> anyhow::Result<()> {
+        v.visit(&format!("{name}.weight"), &mut self.weight)?;
+        if let Some(b) = &mut self.bias {
+            v.visit(&format!("{name}.bias"), b)?;
         }
         Ok(())
     }

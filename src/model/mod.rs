@@ -1,5 +1,6 @@
-//! The model core: Llama-family decoders in burn, loaded from and saved to Hugging Face files
-//! (`config.json` + safetensors), numerically equal to transformers.
+//! The model core: the decoders of the text competitions in burn (Llama, Mistral, Qwen2,
+//! Gemma, Gemma2, Phi), loaded from and saved to Hugging Face files (`config.json` +
+//! safetensors), numerically equal to transformers.
 
 pub mod command;
 pub mod config;
@@ -81,6 +82,33 @@ impl<B: Backend> LoadedModel<B> {
 
     /// [`LoadedModel::load`] computing in `dtype`.
     pub fn load_as(dir: &Path, dtype: FloatDType, device: &B::Device) -> Result<Self> {
+        let (config, files) = check_weights(dir)?;
+        if let Some(why) = config.validator_forward_error() {
+            return Err(user(why));
+        }
+        let per_param = if dtype == FloatDType::F32 { 4 } else { 2 };
+        check_fits::<B>(&config, per_param, device)?;
+        let lm = llama::build::<B>(&config, |name, _shape| {
+            let (f, _) = files.info(name).expect("checked above");
+            Ok(param_tensor(f.read_f32(name)?, dtype, device))
+        })?;
+        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), dtype, device);
+        Ok(LoadedModel {
+            source_dtype: files.main_dtype(),
+            config,
+            lm,
+            rope,
+            dtype,
+        })
+    }
+}
+
+/// Reads `DIR/config.json` and checks the weights as transformers loads them: every tensor the
+/// class has is present with its shape and a floating dtype (nothing is materialised). Every
+/// accepted class passes through here, those the validator cannot score too (Falcon, GPT-NeoX,
+/// Bart: they load in the reference, then fail its forward).
+pub fn check_weights(dir: &Path) -> Result<(ModelConfig, WeightFiles)> {
+    {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = WeightFiles::open(dir)?;
         // Bound the tensor list by what the files hold before building it: every layer has
@@ -125,22 +153,11 @@ impl<B: Backend> LoadedModel<B> {
                 )));
             }
         }
-        let per_param = if dtype == FloatDType::F32 { 4 } else { 2 };
-        check_fits::<B>(&config, per_param, device)?;
-        let lm = llama::build::<B>(&config, |name, _shape| {
-            let (f, _) = files.info(name).expect("checked above");
-            Ok(param_tensor(f.read_f32(name)?, dtype, device))
-        })?;
-        let rope = Rope::new(&config.rope_inv_freq(), rope_len(&config), dtype, device);
-        Ok(LoadedModel {
-            source_dtype: files.main_dtype(),
-            config,
-            lm,
-            rope,
-            dtype,
-        })
+        Ok((config, files))
     }
+}
 
+impl<B: Backend> LoadedModel<B> {
     /// A freshly initialised model, as transformers initialises one: weights ~ N(0,
     /// initializer_range), biases 0, norm weights 1. Deterministic for a seed on any device.
     pub fn init(config: ModelConfig, seed: u64, device: &B::Device) -> Result<Self> {
@@ -152,14 +169,29 @@ impl<B: Backend> LoadedModel<B> {
             ))
         })?;
         check_fits::<B>(&config, 4, device)?;
+        // Gemma's norms hold `w` of `(1 + w)`: they start at 0.
+        let norm_init = if config.norm == config::NormKind::RmsOnePlus {
+            0.0
+        } else {
+            1.0
+        };
+        let pad = config.padding_idx;
         let lm = llama::build::<B>(&config, |name, shape| {
             let n: usize = shape.iter().product();
             let v: Vec<f32> = if name.ends_with("norm.weight") {
-                vec![1.0; n]
+                vec![norm_init; n]
             } else if name.ends_with(".bias") {
                 vec![0.0; n]
             } else {
-                (0..n).map(|_| normal.sample(&mut rng)).collect()
+                let mut v: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+                // `_init_weights` zeroes the embedding's padding row.
+                if name == "model.embed_tokens.weight"
+                    && let Some(p) = pad
+                {
+                    let d = shape[1];
+                    v[p * d..(p + 1) * d].fill(0.0);
+                }
+                v
             };
             Ok(param_tensor(v, FloatDType::F32, device))
         })?;

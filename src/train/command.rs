@@ -546,7 +546,7 @@ impl MultiDeviceTask for Job {
             let comp = &comp;
             let params = config.parameter_count();
             let bytes = params * Dtype::parse(&st.save_dtype).map_or(2, |d| d.size()) as u64;
-            let why = crate::model::command::fit(
+            let why = crate::model::command::fit_to_compete(
                 &config.architecture,
                 Some(config.vocab_size),
                 params,
