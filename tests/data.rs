@@ -239,21 +239,19 @@ fn sample_bad_input() {
         .assert()
         .code(1);
     // Unreachable endpoint: every task fails; nothing is written; exit 1.
+    let down = [
+        "--seed",
+        "1",
+        "--seq-len",
+        "8",
+        "--datasets-server",
+        "http://127.0.0.1:9",
+    ];
     let mut c = sn9();
     base(&mut c);
     let out = c
-        .args([
-            "--seed",
-            "1",
-            "--seq-len",
-            "8",
-            "--datasets-server",
-            "http://127.0.0.1:9",
-            "--backoff-ms",
-            "0",
-            "--timeout-ms",
-            "200",
-        ])
+        .args(down)
+        .args(["--backoff-ms", "0", "--timeout-ms", "200"])
         .output()
         .unwrap();
     assert_eq!(
@@ -269,14 +267,7 @@ fn sample_bad_input() {
     base(&mut c);
     let t = std::time::Instant::now();
     let out = c
-        .args([
-            "--seed",
-            "1",
-            "--seq-len",
-            "8",
-            "--datasets-server",
-            "http://127.0.0.1:9",
-        ])
+        .args(down)
         .args(["--backoff-ms", "300", "--deadline-s", "1"])
         .output()
         .unwrap();

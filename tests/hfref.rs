@@ -148,29 +148,7 @@ fn check_case(dir: &Path) -> Result<f64, String> {
     };
     let mut worst = 0f64;
 
-    // Parameters: count and (name, shape) in named_parameters() order.
-    let count = model.config.parameter_count();
-    if count != exp["param_count"].as_u64().unwrap() {
-        fails.push(format!("param_count {count} != {}", exp["param_count"]));
-    }
-    let shapes: Vec<(String, Vec<usize>)> = exp["param_shapes"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| d.as_u64().unwrap() as usize)
-                    .collect(),
-            )
-        })
-        .collect();
-    if shapes != model.config.parameter_shapes() {
-        fails.push("parameter names/shapes/order differ from named_parameters()".into());
-    }
+    check_params(&exp, &model.config, &mut fails);
     let inv: Vec<f64> = model
         .config
         .rope_inv_freq()
@@ -296,14 +274,9 @@ fn check_case(dir: &Path) -> Result<f64, String> {
     }
 }
 
-/// A class the validator cannot score: it loads (as in the reference), counts and lists its
-/// parameters as `named_parameters()`, and sn9's evaluation refuses it with the reference's error.
-fn check_unscored(
-    dir: &Path,
-    exp: &Value,
-    config: &sn9::model::config::ModelConfig,
-    mut fails: Vec<String>,
-) -> Result<f64, String> {
+/// Parameters: the count as the competitions count it, and (name, shape) in
+/// `named_parameters()` order.
+fn check_params(exp: &Value, config: &sn9::model::config::ModelConfig, fails: &mut Vec<String>) {
     let count = config.parameter_count();
     if count != exp["param_count"].as_u64().unwrap() {
         fails.push(format!("param_count {count} != {}", exp["param_count"]));
@@ -317,6 +290,17 @@ fn check_unscored(
     if shapes != config.parameter_shapes() {
         fails.push("parameter names/shapes/order differ from named_parameters()".into());
     }
+}
+
+/// A class the validator cannot score: it loads (as in the reference), counts and lists its
+/// parameters as `named_parameters()`, and sn9's evaluation refuses it with the reference's error.
+fn check_unscored(
+    dir: &Path,
+    exp: &Value,
+    config: &sn9::model::config::ModelConfig,
+    mut fails: Vec<String>,
+) -> Result<f64, String> {
+    check_params(exp, config, &mut fails);
     let inv: Vec<f64> = config.rope_inv_freq().iter().map(|&x| x as f64).collect();
     let want_inv = nums(&exp["rotary_inv_freq"]);
     if inv.len() != want_inv.len() || (!inv.is_empty() && rel_err(&inv, &want_inv) > 1e-6) {

@@ -61,6 +61,18 @@ fn pack(dir: &Path, name: &str, seq_len: usize) -> PathBuf {
     out
 }
 
+/// `sn9 data pack INPUT` with the byte tokenizer, 32-token sequences, into `out`.
+fn pack_to(input: &Path, out: &Path) -> std::process::Command {
+    let mut c = sn9();
+    c.args(["data", "pack"])
+        .arg(input)
+        .arg("--tokenizer")
+        .arg(root().join("fixtures/tokenizer/bytes"))
+        .args(["--seq-len", "32", "--out"])
+        .arg(out);
+    c
+}
+
 /// Held-out batches of the fixture corpus (32-token sequences).
 fn batches(dir: &Path) -> PathBuf {
     pack(dir, "eval", 32)
@@ -580,15 +592,7 @@ fn endless_inputs_stop_at_their_bound() {
     let corpus = d.path().join("zero.jsonl");
     std::os::unix::fs::symlink("/dev/zero", &corpus).unwrap();
     refused(
-        sn9()
-            .args(["data", "pack"])
-            .arg(&corpus)
-            .arg("--tokenizer")
-            .arg(root().join("fixtures/tokenizer/bytes"))
-            .args(["--seq-len", "32", "--out"])
-            .arg(d.path().join("packed"))
-            .output()
-            .unwrap(),
+        pack_to(&corpus, &d.path().join("packed")).output().unwrap(),
         "1 GiB",
     );
     assert!(!d.path().join("packed").exists());
@@ -693,15 +697,7 @@ fn non_utf8_names_are_refused_or_left_out() {
     };
     let corpus = d.path().join(bad("corpus")).with_extension("jsonl");
     std::fs::copy(root().join("fixtures/corpus/tiny.jsonl"), &corpus).unwrap();
-    let o = sn9()
-        .args(["data", "pack"])
-        .arg(&corpus)
-        .arg("--tokenizer")
-        .arg(root().join("fixtures/tokenizer/bytes"))
-        .args(["--seq-len", "32", "--out"])
-        .arg(d.path().join("packed"))
-        .output()
-        .unwrap();
+    let o = pack_to(&corpus, &d.path().join("packed")).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("is not UTF-8"), "{err}");
