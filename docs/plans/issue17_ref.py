@@ -1,10 +1,10 @@
 """Float64 numpy re-implementation of the 8 non-Llama hfref cases, written from the
-transformers 4.44.1 sources, to verify the forward math described in /tmp/issue17-research.md.
-Usage: /tmp/rvenv/bin/python /tmp/issue17_ref.py [/work/shared/hfref/cases]"""
+transformers 4.44.1 sources, to verify the forward math described in docs/plans/issue17-architectures.md.
+Usage: python docs/plans/issue17_ref.py [../shared/hfref/cases]"""
 import json, struct, sys, math
 import numpy as np
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/hfref/cases"
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "../shared/hfref/cases"
 
 
 def load_st(path):
