@@ -178,16 +178,9 @@ pub fn read_text(path: &Path, limit: Limit) -> Result<String> {
 
 /// [`read_text`] for a file that may be absent: `Ok(None)` when it does not exist.
 pub fn read_text_if_exists(path: &Path, limit: Limit) -> Result<Option<String>> {
-    match File::open(path) {
+    match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(user(format!("cannot open {}: {e}", path.display()))),
-        Ok(mut f) => {
-            let mut buf = Vec::new();
-            read_bounded_into(&mut f, &mut buf, limit, path)?;
-            String::from_utf8(buf)
-                .map(Some)
-                .map_err(|_| user(format!("{} is not UTF-8 text", path.display())))
-        }
+        _ => read_text(path, limit).map(Some),
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::io::{BufRead, Seek, Write};
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
@@ -91,59 +90,39 @@ pub fn fetch_rows(
     while done < spec.rows {
         let offset = spec.offset + done;
         let length = spec.page_size.min(spec.rows - done);
-        let mut attempt = 1u32;
-        let mut wait = spec.retry.backoff;
-        let rows = loop {
-            stats.requests += 1;
-            match src.rows(
+        // One retry policy for every network command (`retry::Retry`): a failure still there
+        // after the retries is the service's (exit 2), anything else the input's (exit 1).
+        let what = format!("rows {offset}..{} of {}", offset + length, spec.dataset);
+        let mut calls = 0u64;
+        let got = spec.retry.run(&what, || {
+            calls += 1;
+            src.rows(
                 &spec.dataset,
                 &spec.config,
                 &spec.split,
                 offset,
                 length,
                 spec.auth,
-            ) {
-                Ok(r) => break r,
-                Err(FetchError::Retryable(m))
-                    if attempt < spec.retry.attempts
-                        && !crate::retry::past_deadline(spec.retry.deadline, wait) =>
-                {
-                    eprintln!(
-                        "warning: rows {offset}..{}: {m}; retrying in {:.1}s",
-                        offset + length,
-                        wait.as_secs_f64()
-                    );
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(30));
-                    attempt += 1;
-                    stats.retries += 1;
-                }
-                Err(e) => {
-                    let saved = stats.resumed_from + stats.rows_written;
-                    let kept = if saved > 0 {
-                        format!(
-                            "{saved} rows are saved in {}, run the same command again to resume",
-                            out.display()
-                        )
-                    } else {
-                        "nothing was written".to_string()
-                    };
-                    let msg = format!(
-                        "rows {offset}..{} of {}: {e}",
-                        offset + length,
-                        spec.dataset
-                    );
-                    // Still failing after the retries: the service, not the input (exit 2).
-                    return Err(if matches!(e, FetchError::Retryable(_)) {
-                        anyhow::anyhow!(
-                            "{msg} (gave up after {attempt} attempts; the service may be down); {kept}"
-                        )
-                    } else {
-                        user(format!("{msg}; {kept}"))
-                    });
-                }
-            }
-        };
+            )
+            .map_err(|e| match e {
+                FetchError::Retryable(m) => crate::retry::retryable(m),
+                other => user(format!("{what}: {other}")),
+            })
+        });
+        stats.requests += calls;
+        stats.retries += calls - 1;
+        let rows = got.map_err(|e| {
+            let saved = stats.resumed_from + stats.rows_written;
+            e.context(if saved > 0 {
+                format!(
+                    "data fetch stopped ({saved} rows are saved in {}, run the same command \
+                     again to resume)",
+                    out.display()
+                )
+            } else {
+                "data fetch stopped (nothing was written)".to_string()
+            })
+        })?;
         let got = rows.len() as u64;
         let mut buf = Vec::new();
         for (i, r) in rows.into_iter().enumerate() {

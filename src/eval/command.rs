@@ -506,14 +506,14 @@ impl BackendTask for Job {
             }
         };
         // Falcon, GPT-NeoX, Bart load in the reference, then its forward raises on every batch.
-        let (config, _) = crate::model::check_weights(&self.dir)?;
+        let (config, files) = crate::model::check_weights(&self.dir)?;
         if let Some(why) = config.validator_forward_error() {
             return Ok(tasks
                 .iter()
                 .map(|(name, _)| (name.clone(), Err(why.clone())))
                 .collect());
         }
-        let model = LoadedModel::<B>::load_as(&self.dir, self.dtype.into(), &device)?;
+        let model = LoadedModel::<B>::from_checked(config, &files, self.dtype.into(), &device)?;
         let total: usize = tasks.iter().map(|(_, s)| s.len()).sum();
         let progress = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             let b = indicatif::ProgressBar::new(total as u64);

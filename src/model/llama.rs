@@ -491,9 +491,10 @@ impl<B: Backend> CausalLm<B> {
         let flat = ids.reshape([b * t]);
         let rows = emb.clone().select(0, flat.clone());
         // torch's embedding backward skips the padding row: the same values, with the pad
-        // lookups taken from a detached copy.
+        // lookups taken from a detached copy (only where gradients are taken: evaluation does
+        // not pay for it).
         let rows = match self.padding_idx {
-            Some(p) => {
+            Some(p) if B::ad_enabled(&emb.device()) => {
                 let keep = flat
                     .clone()
                     .not_equal_elem(p as i64)
@@ -502,7 +503,7 @@ impl<B: Backend> CausalLm<B> {
                 let keep = cast_to(keep, rows.dtype());
                 rows * keep.clone() + emb.detach().select(0, flat) * keep.neg().add_scalar(1.0)
             }
-            None => rows,
+            _ => rows,
         };
         let mut x = cast_to(rows.reshape([b, t, d]), dt);
         if let Some(s) = self.embed_scale {

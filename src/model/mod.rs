@@ -83,6 +83,16 @@ impl<B: Backend> LoadedModel<B> {
     /// [`LoadedModel::load`] computing in `dtype`.
     pub fn load_as(dir: &Path, dtype: FloatDType, device: &B::Device) -> Result<Self> {
         let (config, files) = check_weights(dir)?;
+        Self::from_checked(config, &files, dtype, device)
+    }
+
+    /// Builds the model from what [`check_weights`] accepted.
+    pub fn from_checked(
+        config: ModelConfig,
+        files: &WeightFiles,
+        dtype: FloatDType,
+        device: &B::Device,
+    ) -> Result<Self> {
         if let Some(why) = config.validator_forward_error() {
             return Err(user(why));
         }
