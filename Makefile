@@ -5,15 +5,20 @@ BIN := $(or $(CARGO_TARGET_DIR),target)/release/sn9
 # burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
 export CUDARC_CUDA_VERSION ?= 12080
 
-.PHONY: build test test-golden test-hfref test-ttsref demo completions bench check-gpu fmt lint clean
+.PHONY: build test test-golden test-hfref test-ttsref test-wgpu demo completions bench bench-gpu check-gpu fmt lint clean
 
 build:
 	$(CARGO) build --release
 
-## Unit, golden and end-to-end tests, and the GPU compile-check (what CI runs).
+## Unit, golden and end-to-end tests, the wgpu backend run on a Vulkan device (lavapipe on a
+## machine without a GPU: Debian's mesa-vulkan-drivers), and the CUDA compile-check (what CI runs).
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test --all-targets --features wgpu
 	$(CARGO) check --features cuda,wgpu
+
+## Only the wgpu device tests (`wgpu <case>: ok` per case; SN9_TEST_WGPU_DEVICE=wgpu:N for another).
+test-wgpu:
+	$(CARGO) test --features wgpu --test wgpu
 
 ## Only the golden vectors of the reference (SN9_GOLDEN=<file> to check another file).
 test-golden:
@@ -32,9 +37,9 @@ test-ttsref:
 	$(CARGO) test --test ttsref
 
 completions:
-	$(CARGO) run --quiet -- completions bash > completions/sn9.bash
-	$(CARGO) run --quiet -- completions zsh > completions/_sn9
-	$(CARGO) run --quiet -- completions fish > completions/sn9.fish
+	$(CARGO) run --quiet --features wgpu -- completions bash > completions/sn9.bash
+	$(CARGO) run --quiet --features wgpu -- completions zsh > completions/_sn9
+	$(CARGO) run --quiet --features wgpu -- completions fish > completions/sn9.fish
 
 ## Benchmarks (not tests): sn9 vs the reference stack on this machine, results in bench/results/.
 bench:
@@ -45,6 +50,10 @@ bench:
 	@bash bench/train.sh
 	@bash bench/tts.sh
 	@bash bench/wer.sh
+
+## The prepared GPU run (on a machine with an NVIDIA GPU): SN9_BIN=<a cuda build of sn9>.
+bench-gpu:
+	@bash bench/gpu.sh
 
 ## Compile-check the GPU backends (cuda, wgpu); no GPU or CUDA toolkit needed.
 check-gpu:

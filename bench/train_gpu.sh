@@ -4,10 +4,11 @@
 # same GPU in the same run, at two shapes: ~124M (12L d768, ctx 1024) and ~1B (16L d2048, ctx 2048).
 # Needs an NVIDIA GPU; the PyTorch side needs a CUDA torch + transformers and is skipped (with the
 # reason printed) without them. Record the printed lines in bench/results/train-gpu.md.
-#   bash bench/train_gpu.sh [STEPS=20] [PEAK_TFLOPS=989 (H100 SXM bf16 dense)] [DEVICES=cuda:0]
+#   bash bench/train_gpu.sh [STEPS=20] [PEAK_TFLOPS=989 (H100 SXM bf16 dense)] [DEVICES=cuda:0] [SHAPES=124m,1b]
+# SN9_BIN: a cuda build of sn9 to use instead of building one (bench/gpu.sh passes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-20}; peak=${2:-989}; devices=${3:-cuda:0}
+steps=${1:-20}; peak=${2:-989}; devices=${3:-cuda:0}; shapes=${4:-124m,1b}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export CUDARC_CUDA_VERSION=${CUDARC_CUDA_VERSION:-12080}
 sn9=${SN9_BIN:-target/release/sn9}
@@ -68,5 +69,5 @@ PY
     echo "pytorch $name: skipped (no CUDA torch + transformers in this Python)"
   fi
 }
-run_shape 124m 12 768 12 12 2048 1024 16
-run_shape 1b 16 2048 16 8 5632 2048 4
+case ",$shapes," in *,124m,*) run_shape 124m 12 768 12 12 2048 1024 16 ;; esac
+case ",$shapes," in *,1b,*) run_shape 1b 16 2048 16 8 5632 2048 4 ;; esac

@@ -334,8 +334,14 @@ _sn9() {
             sn9__subcmd__help__subcmd__hub,push)
                 cmd="sn9__subcmd__help__subcmd__hub__subcmd__push"
                 ;;
+            sn9__subcmd__help__subcmd__model,bench)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__bench"
+                ;;
             sn9__subcmd__help__subcmd__model,convert)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__convert"
+                ;;
+            sn9__subcmd__help__subcmd__model,forward)
+                cmd="sn9__subcmd__help__subcmd__model__subcmd__forward"
                 ;;
             sn9__subcmd__help__subcmd__model,generate)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__generate"
@@ -379,8 +385,14 @@ _sn9() {
             sn9__subcmd__hub__subcmd__help,push)
                 cmd="sn9__subcmd__hub__subcmd__help__subcmd__push"
                 ;;
+            sn9__subcmd__model,bench)
+                cmd="sn9__subcmd__model__subcmd__bench"
+                ;;
             sn9__subcmd__model,convert)
                 cmd="sn9__subcmd__model__subcmd__convert"
+                ;;
+            sn9__subcmd__model,forward)
+                cmd="sn9__subcmd__model__subcmd__forward"
                 ;;
             sn9__subcmd__model,generate)
                 cmd="sn9__subcmd__model__subcmd__generate"
@@ -394,8 +406,14 @@ _sn9() {
             sn9__subcmd__model,init)
                 cmd="sn9__subcmd__model__subcmd__init"
                 ;;
+            sn9__subcmd__model__subcmd__help,bench)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__bench"
+                ;;
             sn9__subcmd__model__subcmd__help,convert)
                 cmd="sn9__subcmd__model__subcmd__help__subcmd__convert"
+                ;;
+            sn9__subcmd__model__subcmd__help,forward)
+                cmd="sn9__subcmd__model__subcmd__help__subcmd__forward"
                 ;;
             sn9__subcmd__model__subcmd__help,generate)
                 cmd="sn9__subcmd__model__subcmd__help__subcmd__generate"
@@ -2390,7 +2408,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__model)
-            opts="init info generate convert"
+            opts="init info generate forward bench convert"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2403,7 +2421,35 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__help__subcmd__model__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__help__subcmd__model__subcmd__convert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__model__subcmd__forward)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2794,12 +2840,54 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model)
-            opts="-q -v -h --json --quiet --verbose --config --help init info generate convert help"
+            opts="-q -v -h --json --quiet --verbose --config --help init info generate forward bench convert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__bench)
+            opts="-q -v -h --seq-len --batch-size --iters --device --dtype --peak-tflops --json --quiet --verbose --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --seq-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iters)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --peak-tflops)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2824,6 +2912,40 @@ _sn9() {
                     ;;
                 --max-shard-size)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__forward)
+            opts="-q -v -h --ids --logits --device --dtype --json --quiet --verbose --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logits)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -2872,7 +2994,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__help)
-            opts="init info generate convert help"
+            opts="init info generate forward bench convert help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2885,7 +3007,35 @@ _sn9() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sn9__subcmd__model__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sn9__subcmd__model__subcmd__help__subcmd__convert)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__model__subcmd__help__subcmd__forward)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2956,7 +3106,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__model__subcmd__info)
-            opts="-q -v -h --block --schedule --json --quiet --verbose --config --help"
+            opts="-q -v -h --block --schedule --memory --seq-len --batch-size --grad-accum --dtype --device --device-memory-gib --json --quiet --verbose --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2967,6 +3117,30 @@ _sn9() {
                     return 0
                     ;;
                 --schedule)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seq-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grad-accum)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device-memory-gib)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

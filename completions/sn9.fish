@@ -39,7 +39,7 @@ complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval" -d 'Evaluate models o
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "tts" -d 'Text to speech: synthesise with a miner\'s E2TTS model as the validator does'
-complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_needs_command" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, forward, convert'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "validate" -d 'One validator round for cron: sync, choose models, download, evaluate, score, set weights; resumable, locked, pruned'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "wallet" -d 'Wallets in bittensor\'s format: show addresses, create keys'
 complete -c sn9 -n "__fish_sn9_needs_command" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
@@ -421,16 +421,18 @@ complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from synth" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from help" -f -a "synth" -d 'Synthesise a text with an E2TTS model in the voice of a reference clip, as the validator does: the reference clip\'s mel as prompt, the flow-matching sampler with the validator\'s noise for --seed (torch\'s CPU generator), the Vocos vocoder, the RMS rule. Writes a 24 kHz mono WAV (32-bit float)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
-complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "forward" -d 'One forward pass over token ids: per row the validator\'s loss (mean next-token cross-entropy) and per position the logits\' argmax, max and sum (JSON Lines with --json); the full logits as a NumPy file with --logits. For checking a device or a conversion against another implementation'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "bench" -d 'Time the evaluation computation (forward and the validator\'s loss) on a device: tokens/s (median of --iters runs after a warm-up) and, with --peak-tflops, the model FLOPs utilisation. One JSON line on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and not __fish_seen_subcommand_from init info generate forward bench convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l model-config -d 'HF config.json (Llama, Mistral, Qwen2, Gemma, Gemma2 or Phi ...ForCausalLM), or an E2TTS config.json (mel_spectrogram, backbone, odeint, sampling sections)' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l seed -d 'Random seed' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -l dtype -d 'Storage dtype of the weights' -r -f -a "f32\t''
@@ -445,7 +447,15 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l block -d 'Check the competitions in force at this block [default: the latest schedule entry]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l seq-len -d 'Tokens per sequence for the estimate' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l batch-size -d 'Sequences per (micro-)batch for the estimate' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l grad-accum -d 'Micro-batches per optimiser step for the training estimate' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l dtype -d 'Compute dtype for the estimate (training keeps float32 master weights either way)' -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l device -d 'The device it would run on (cpu, cuda:N, wgpu:N): GPU backends hold attention scores and a runtime context' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l device-memory-gib -d 'Memory of that device in GiB, to say whether it fits [default: the host\'s available memory for cpu; none for a GPU]' -r
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l memory -d 'Also estimate the peak memory of `sn9 eval` and `sn9 train` on one device (weights, optimiser state, activations, loss), from the config alone'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from info" -s v -l verbose -d 'More detail on stderr'
@@ -460,6 +470,28 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from generate" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l ids -d 'Token ids: a JSON file (`{"input_ids": [[...], ...]}` as tokenizers write it, or `[[...], ...]`), or JSON Lines of arrays; `-` reads stdin. Rows of equal length' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l logits -d 'Also write the logits, float32 `[rows, tokens, vocab]`, as a .npy file' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l dtype -d 'Compute dtype' -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from forward" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l seq-len -d 'Tokens per sequence' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l batch-size -d 'Sequences per batch' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l iters -d 'Timed runs (after one untimed warm-up)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l device -d 'Device: cpu, cuda:N or wgpu:N' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l dtype -d 'Compute dtype' -r -f -a "f32\t''
+bf16\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l peak-tflops -d 'Peak FLOP/s of the device in TFLOP/s, for the MFU (e.g. 989 for an H100\'s dense bf16)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from convert" -l dtype -r -f -a "f32\t''
 bf16\t''
 f16\t''"
@@ -472,6 +504,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcomman
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "forward" -d 'One forward pass over token ids: per row the validator\'s loss (mean next-token cross-entropy) and per position the logits\' argmax, max and sum (JSON Lines with --json); the full logits as a NumPy file with --logits. For checking a device or a conversion against another implementation'
+complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "bench" -d 'Time the evaluation computation (forward and the validator\'s loss) on a device: tokens/s (median of --iters runs after a warm-up) and, with --peak-tflops, the model FLOPs utilisation. One JSON line on stdout'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
 complete -c sn9 -n "__fish_sn9_using_subcommand model; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand validate" -l state-dir -d 'Validator state directory' -r -F
@@ -551,7 +585,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcom
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "eval-worker" -d 'Evaluate one model in an isolated process (used by `sn9 eval --time-limit-s`)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "train" -d 'Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable checkpoints; writes a Hugging Face model directory'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "tts" -d 'Text to speech: synthesise with a miner\'s E2TTS model as the validator does'
-complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, convert'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "model" -d 'Models: init, info (parameter count, competition fit), generate, forward, convert'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "validate" -d 'One validator round for cron: sync, choose models, download, evaluate, score, set weights; resumable, locked, pruned'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "wallet" -d 'Wallets in bittensor\'s format: show addresses, create keys'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and not __fish_seen_subcommand_from competitions score hub chain data eval eval-worker train tts model validate wallet device completions help" -f -a "device" -d 'Show the compute backends compiled in and check that a device works'
@@ -577,6 +611,8 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "generate" -d 'Greedy generation with a KV cache (what the validator\'s sanity check runs)'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "forward" -d 'One forward pass over token ids: per row the validator\'s loss (mean next-token cross-entropy) and per position the logits\' argmax, max and sum (JSON Lines with --json); the full logits as a NumPy file with --logits. For checking a device or a conversion against another implementation'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "bench" -d 'Time the evaluation computation (forward and the validator\'s loss) on a device: tokens/s (median of --iters runs after a warm-up) and, with --peak-tflops, the model FLOPs utilisation. One JSON line on stdout'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "convert" -d 'Load a model and save it again (another dtype or shard size): the round trip through sn9\'s loader and writer'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "show" -d 'Print the wallet\'s coldkey and hotkey addresses (SS58; never secrets)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from wallet" -f -a "create" -d 'Create a wallet: a coldkey (encrypted unless --no-password) and a hotkey, from fresh BIP-39 phrases, as bittensor writes them (files mode 0600; existing files are never overwritten). The phrases are only in the key files: back them up'

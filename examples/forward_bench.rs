@@ -7,8 +7,6 @@
 //! the model FLOPs utilisation, MFU = (2·N·T + 2·L·T²·d) / time / peak (forward only: N
 //! parameters without the embedding, L layers, T tokens, d hidden size).
 
-use std::time::Instant;
-
 use anyhow::Result;
 use burn::prelude::*;
 use sn9::device::{BackendTask, DeviceSpec, dispatch};
@@ -27,31 +25,14 @@ impl BackendTask for Bench {
     fn run<B: Backend>(self, dev: B::Device) -> Result<Self::Output> {
         let model = LoadedModel::<B>::load_as(&self.dir, self.dtype, &dev)?;
         let v = model.config.vocab_size;
-        // The same tokens as bench/model.py: (i * 7919 + 13) % vocab.
-        let ids: Vec<i32> = (0..self.t).map(|i| ((i * 7919 + 13) % v) as i32).collect();
-        let input = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, self.t]), &dev);
-        let mut times = Vec::new();
-        let mut loss = 0.0;
-        for i in 0..=self.iters {
-            let start = Instant::now();
-            let h = model.lm.hidden(input.clone(), &model.rope, None);
-            let l = model
-                .lm
-                .shifted_ce_sum(h, input.clone(), 512)
-                .div_scalar((self.t - 1) as f64);
-            loss = l
-                .into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
-            if i > 0 {
-                times.push(start.elapsed().as_secs_f64());
-            }
-        }
-        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let (times, loss) = model.time_eval(1, self.t, self.iters, &dev)?;
         if let Some(out) = &self.logits_out {
             let n = self.t.min(8);
-            let logits = model.logits(input.narrow(1, 0, n));
+            let ids: Vec<i32> = (0..n).map(|i| ((i * 7919 + 13) % v) as i32).collect();
+            let logits = model.logits(Tensor::<B, 2, Int>::from_data(
+                TensorData::new(ids, [1, n]),
+                &dev,
+            ));
             let data = logits
                 .into_data()
                 .convert::<f32>()
@@ -91,9 +72,7 @@ fn main() -> Result<()> {
         dtype,
     };
     let (median, loss, cfg) = dispatch(device, bench)?;
-    let n = cfg.parameter_count() - (cfg.vocab_size * cfg.hidden_size) as u64;
-    let flops =
-        2.0 * n as f64 * t as f64 + 2.0 * (cfg.num_hidden_layers * t * t * cfg.hidden_size) as f64;
+    let flops = sn9::model::command::forward_flops(&cfg, t, t);
     let mfu = args
         .get(7)
         .and_then(|p| p.parse::<f64>().ok())

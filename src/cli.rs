@@ -71,7 +71,7 @@ pub enum Command {
     /// Text to speech: synthesise with a miner's E2TTS model as the validator does.
     #[command(subcommand)]
     Tts(crate::tts::command::TtsCommand),
-    /// Models: init, info (parameter count, competition fit), generate, convert.
+    /// Models: init, info (parameter count, competition fit), generate, forward, convert.
     #[command(subcommand)]
     Model(crate::model::command::ModelCommand),
     /// One validator round for cron: sync, choose models, download, evaluate, score, set weights;
@@ -115,7 +115,19 @@ pub fn run(cli: Cli) -> Result<()> {
         },
     };
     let cfg = ConfigFile::load(cli.config.as_deref())?;
-    match cli.command {
+    let started = std::time::Instant::now();
+    let result = run_command(cli.command, &cfg, &printer);
+    printer.debug(format!(
+        "sn9: {:.1} s, peak host memory {}",
+        started.elapsed().as_secs_f64(),
+        crate::device::peak_host_memory().map_or("unknown".into(), crate::output::human_bytes)
+    ));
+    result
+}
+
+fn run_command(cmd: Command, cfg: &ConfigFile, printer: &Printer) -> Result<()> {
+    let (cfg, printer) = (cfg, *printer);
+    match cmd {
         Command::Competitions(a) => crate::competition::command::run(a, &cfg, &printer),
         Command::Score(a) => crate::score::command::run(ScoreSettings::resolve(a, &cfg)?, &printer),
         Command::Hub(c) => crate::hub::command::run(c, &printer),
@@ -129,11 +141,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => crate::train::command::run(*a, &cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {
+            let adapter = crate::device::describe(device)?;
             let value = crate::device::smoke_test(device)?;
             let mut w = stdout();
             if printer.format == Format::Json {
                 let doc = serde_json::json!({
                     "device": device.to_string(),
+                    "adapter": adapter,
                     "backends": crate::device::compiled_backends(),
                     "smoke_sum": value,
                     "ok": value == 523776.0,
@@ -146,6 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     crate::device::compiled_backends().join(", ")
                 )?;
                 writeln!(w, "device    {device}")?;
+                writeln!(w, "adapter   {adapter}")?;
                 writeln!(
                     w,
                     "check     sum(0..1024) = {value} ({})",

@@ -62,6 +62,28 @@ pub fn host_memory_available() -> Option<u64> {
     Some(field("MemAvailable:")?.saturating_add(field("SwapFree:").unwrap_or(0)))
 }
 
+/// The peak resident memory so far of this process or of the largest of its finished workers
+/// (`sn9 eval` evaluates in a worker process), by `getrusage`'s `ru_maxrss`; `None` where the
+/// platform does not say.
+pub fn peak_host_memory() -> Option<u64> {
+    let peak = |who| {
+        let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF/CHILDREN are valid.
+        if unsafe { libc::getrusage(who, u.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: initialised by the successful call above.
+        let kib = unsafe { u.assume_init() }.ru_maxrss;
+        // Linux reports KiB; macOS reports bytes.
+        let scale = if cfg!(target_os = "macos") { 1 } else { 1024 };
+        u64::try_from(kib).ok().map(|k| k * scale)
+    };
+    match (peak(libc::RUSAGE_SELF), peak(libc::RUSAGE_CHILDREN)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Refuses work that needs `bytes` of host memory when the machine has less available: a clear
 /// error before anything is allocated, instead of the process aborting on allocation failure.
 pub fn check_host_memory(bytes: u64, what: &str) -> Result<()> {
@@ -148,10 +170,45 @@ pub fn parse_list(s: &str) -> Result<Vec<DeviceSpec>> {
     Ok(v)
 }
 
+/// sn9's cache directory: `$SN9_CACHE_DIR`, else `$XDG_CACHE_HOME/sn9`, else `~/.cache/sn9`.
+pub fn cache_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(p) = std::env::var_os("SN9_CACHE_DIR") {
+        return PathBuf::from(p);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("sn9")
+}
+
+/// Settles the GPU runtime's (CubeCL's) settings before its first use: its kernel autotune
+/// results are kept in `cache_dir()/cubecl` instead of CubeCL's default, the `target/` folder of
+/// whatever Cargo project encloses the working directory. A `cubecl.toml` and the `CUBECL_*`
+/// variables (e.g. `CUBECL_AUTOTUNE_LEVEL=minimal`) still apply.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn configure_gpu_runtime() {
+    use cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut c = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if matches!(c.autotune.cache, CacheConfig::Target) {
+            c.autotune.cache = CacheConfig::File(cache_dir().join("cubecl"));
+        }
+        // `set` refuses once the settings were read; nothing reads them before this.
+        let _ = std::panic::catch_unwind(|| CubeClRuntimeConfig::set(c));
+    });
+}
+
 /// Runs `task` on the devices `ds` (non-empty, one backend).
 pub fn dispatch_many<T: MultiDeviceTask>(ds: &[DeviceSpec], task: T) -> Result<T::Output> {
     let first = *ds.first().ok_or_else(|| user("no device given"))?;
     ensure_available(first)?;
+    #[cfg(any(feature = "cuda", feature = "wgpu"))]
+    if first != DeviceSpec::Cpu {
+        configure_gpu_runtime();
+    }
     match first {
         DeviceSpec::Cpu => task.run::<burn::backend::Flex>(
             ds.iter().map(|_| burn::backend::flex::FlexDevice).collect(),
@@ -169,13 +226,132 @@ pub fn dispatch_many<T: MultiDeviceTask>(ds: &[DeviceSpec], task: T) -> Result<T
         DeviceSpec::Wgpu(_) => task.run::<burn::backend::Wgpu>(
             ds.iter()
                 .map(|d| match d {
-                    DeviceSpec::Wgpu(i) => burn::backend::wgpu::WgpuDevice::DiscreteGpu(*i),
+                    DeviceSpec::Wgpu(i) => wgpu_adapters::device(*i),
                     _ => unreachable!("parse_list keeps one kind"),
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         ),
         #[allow(unreachable_patterns)]
         _ => unreachable!("ensure_available refused {first}"),
+    }
+}
+
+/// `wgpu:N` is the N-th adapter of the platform's graphics API (Vulkan; Metal on macOS), best
+/// kind first (discrete, integrated, virtual GPU, then CPU implementations such as Mesa's
+/// lavapipe), in the driver's order within a kind. burn selects adapters by kind and index
+/// within the kind and panics when none matches; this maps the user's index onto that and says
+/// what exists instead.
+#[cfg(feature = "wgpu")]
+pub mod wgpu_adapters {
+    use anyhow::Result;
+    use burn::backend::wgpu::WgpuDevice;
+
+    /// One adapter: its place in burn's selection and what the driver says about it.
+    #[derive(Debug, Clone)]
+    pub struct Adapter {
+        pub device: WgpuDevice,
+        pub name: String,
+        pub kind: &'static str,
+        pub driver: String,
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Every adapter in `wgpu:N` order.
+    pub fn list() -> Vec<Adapter> {
+        let backend = if cfg!(target_os = "macos") {
+            wgpu::Backends::METAL
+        } else {
+            wgpu::Backends::VULKAN
+        };
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: backend,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let infos: Vec<wgpu::AdapterInfo> = block_on(instance.enumerate_adapters(backend))
+            .into_iter()
+            .map(|a| a.get_info())
+            .collect();
+        use wgpu::DeviceType as T;
+        let mut out = Vec::new();
+        for (kind, name) in [
+            (T::DiscreteGpu, "discrete GPU"),
+            (T::IntegratedGpu, "integrated GPU"),
+            (T::VirtualGpu, "virtual GPU"),
+            (T::Cpu, "CPU"),
+        ] {
+            for (k, info) in infos.iter().filter(|i| i.device_type == kind).enumerate() {
+                let device = match kind {
+                    T::DiscreteGpu => WgpuDevice::DiscreteGpu(k),
+                    T::IntegratedGpu => WgpuDevice::IntegratedGpu(k),
+                    T::VirtualGpu => WgpuDevice::VirtualGpu(k),
+                    _ if k == 0 => WgpuDevice::Cpu,
+                    _ => continue, // burn reaches only the first CPU adapter
+                };
+                out.push(Adapter {
+                    device,
+                    name: info.name.clone(),
+                    kind: name,
+                    driver: format!("{} {}", info.driver, info.driver_info)
+                        .trim()
+                        .to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The adapter `wgpu:index`, or an error listing what exists.
+    pub fn adapter(index: usize) -> Result<Adapter> {
+        let all = list();
+        all.get(index).cloned().ok_or_else(|| {
+            let have = if all.is_empty() {
+                "no wgpu adapter at all: install a Vulkan driver (on Debian/Ubuntu \
+                 `apt-get install mesa-vulkan-drivers libvulkan1` gives the CPU one, lavapipe)"
+                    .to_string()
+            } else {
+                let names: Vec<String> = all
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| format!("wgpu:{i} {} ({})", a.name, a.kind))
+                    .collect();
+                format!("the adapters are {}", names.join(", "))
+            };
+            crate::error::user(format!("device wgpu:{index} does not exist; {have}"))
+        })
+    }
+
+    /// burn's device for `wgpu:index`.
+    pub fn device(index: usize) -> Result<WgpuDevice> {
+        Ok(adapter(index)?.device)
+    }
+}
+
+/// What the device is, in words (`llvmpipe (LLVM 15.0.6, 256 bits), CPU, llvmpipe Mesa 22.3.6`);
+/// `cpu` for the host.
+pub fn describe(d: DeviceSpec) -> Result<String> {
+    ensure_available(d)?;
+    match d {
+        DeviceSpec::Cpu => Ok(format!(
+            "host CPU, {} threads",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )),
+        #[cfg(feature = "wgpu")]
+        DeviceSpec::Wgpu(i) => {
+            let a = wgpu_adapters::adapter(i)?;
+            Ok(format!("{}, {}, {}", a.name, a.kind, a.driver))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Ok(d.to_string()),
     }
 }
 

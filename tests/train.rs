@@ -396,3 +396,24 @@ fn bf16_compute_tracks_f32() {
     assert!((vf - vb).abs() / vf < 0.03, "bf16 {vb} vs f32 {vf}");
     assert_ne!(curve(&f), curve(&b), "--dtype bf16 changed nothing");
 }
+
+/// `--save-dtype` decides the final model's dtype (`f32` once saved bf16: the lowercase name was
+/// not recognised).
+#[test]
+fn save_dtype_is_the_final_models_dtype() {
+    let d = tempfile::tempdir().unwrap();
+    let shards = pack(d.path(), 32);
+    for (flag, torch) in [("f32", "float32"), ("f16", "float16"), ("bf16", "bfloat16")] {
+        let run = d.path().join(flag);
+        train(&shards, &run, &["--steps", "2", "-q", "--save-dtype", flag])
+            .assert()
+            .success();
+        let out = sn9()
+            .args(["--json", "model", "info"])
+            .arg(run.join("model"))
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["dtype"], torch, "--save-dtype {flag}");
+    }
+}

@@ -319,8 +319,97 @@ impl<B: Backend> Attention<B> {
         } else {
             (k, v)
         };
+        let out = self.attend(q, k, v, past);
+        self.o_proj
+            .forward(out.swap_dims(1, 2).reshape([b, t, h * hd]))
+    }
+}
+
+/// Without gradients, attention runs over chunks of queries small enough that one chunk's
+/// scores `[b, heads, chunk, keys]` hold at most this many elements (256 MiB in f32): on GPU
+/// backends burn 0.21 materialises the scores (its flash kernel takes no custom scale or
+/// soft-cap), and a 4096-token row of a 40-head model would otherwise need 2.7 GB per copy.
+/// Each chunk sees only the keys up to its last query (the causal mask hides the rest), which
+/// also halves the work of long sequences. Under autodiff the whole sequence runs at once: the
+/// backward pass keeps every chunk's scores anyway.
+pub const ATTENTION_SCORE_BUDGET: usize = 1 << 26;
+
+impl<B: Backend> Attention<B> {
+    /// Queries per chunk for `b` rows and `keys` keys ([`ATTENTION_SCORE_BUDGET`]); `t` when
+    /// gradients are taken or everything fits.
+    pub fn query_chunk(&self, b: usize, t: usize, keys: usize, autodiff: bool) -> usize {
+        if autodiff {
+            return t;
+        }
+        let per_query = (b * self.num_heads * keys).max(1);
+        let c = ATTENTION_SCORE_BUDGET / per_query;
+        if c >= t {
+            t
+        } else if c >= 64 {
+            c / 64 * 64 // whole tiles for the kernels
+        } else {
+            c.max(1)
+        }
+    }
+
+    /// `softmax(q·kᵀ·scale [soft-capped, masked]) · v` for `q [b, h, t, hd]` at absolute
+    /// positions `past..past + t` and `k`, `v` `[b, h, past + t, hd]`.
+    fn attend(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        past: usize,
+    ) -> Tensor<B, 4> {
+        let [b, _, t, _] = q.dims();
+        let tk = k.dims()[2];
+        let chunk = self.query_chunk(b, t, tk, B::ad_enabled(&q.device()));
+        self.attend_chunked(q, k, v, past, chunk)
+    }
+
+    /// [`Attention::attend`] with `chunk` queries at a time.
+    pub fn attend_chunked(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        past: usize,
+        chunk: usize,
+    ) -> Tensor<B, 4> {
+        let t = q.dims()[2];
+        if chunk >= t {
+            return self.attend_block(q, k, v, past);
+        }
+        let mut outs = Vec::with_capacity(t.div_ceil(chunk));
+        for s in (0..t).step_by(chunk) {
+            let n = chunk.min(t - s);
+            // Keys visible to this chunk: up to its last query, from the first query's window.
+            let end = past + s + n;
+            let lo = self
+                .sliding_window
+                .map_or(0, |w| (past + s + 1).saturating_sub(w));
+            outs.push(self.attend_block(
+                q.clone().narrow(2, s, n),
+                k.clone().narrow(2, lo, end - lo),
+                v.clone().narrow(2, lo, end - lo),
+                past + s - lo,
+            ));
+        }
+        Tensor::cat(outs, 2)
+    }
+
+    /// [`Attention::attend`] in one piece: query `i` is at position `past + i` of the keys.
+    fn attend_block(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        past: usize,
+    ) -> Tensor<B, 4> {
+        let [b, h, t, _] = q.dims();
+        let tk = k.dims()[2];
         let scale = self.scale;
-        let out = match self.sliding_window {
+        match self.sliding_window {
             Some(w) if tk > w => {
                 // Explicit mask: key j is visible from query i (absolute p = past + i) iff
                 // p − w < j ≤ p.
@@ -355,9 +444,7 @@ impl<B: Backend> Attention<B> {
                     is_causal: true,
                 },
             ),
-        };
-        self.o_proj
-            .forward(out.swap_dims(1, 2).reshape([b, t, h * hd]))
+        }
     }
 }
 
@@ -903,4 +990,81 @@ pub fn export<B: Backend>(m: &CausalLm<B>) -> anyhow::Result<Vec<NamedValues>> {
     let mut c = Collect(Vec::new());
     m.clone().visit_params(&mut c)?;
     Ok(c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::Distribution;
+
+    fn attn(window: Option<usize>, softcap: Option<f64>) -> Attention<Flex> {
+        let dev = Default::default();
+        let lin = |i: usize, o: usize| Linear {
+            weight: Param::from_tensor(Tensor::<Flex, 2>::random(
+                [o, i],
+                Distribution::Normal(0.0, 0.1),
+                &dev,
+            )),
+            bias: None,
+        };
+        Attention {
+            q_proj: lin(16, 16),
+            k_proj: lin(16, 16),
+            v_proj: lin(16, 16),
+            o_proj: lin(16, 16),
+            num_heads: 2,
+            num_kv_heads: 2,
+            head_dim: 8,
+            sliding_window: window,
+            scale: 8f64.powf(-0.5),
+            softcap,
+            rotary_dim: 8,
+        }
+    }
+
+    /// Chunked attention (any chunk, with a KV-cache offset, a window, soft-capping) equals the
+    /// one-piece computation.
+    #[test]
+    fn chunked_attention_equals_whole() {
+        let dev = Default::default();
+        for (window, cap, past) in [
+            (None, None, 0),
+            (Some(5), None, 0),
+            (Some(4), Some(20.0), 3),
+        ] {
+            let a = attn(window, cap);
+            let t = 13;
+            let q = Tensor::<Flex, 4>::random([2, 2, t, 8], Distribution::Normal(0.0, 1.0), &dev);
+            let k = Tensor::<Flex, 4>::random(
+                [2, 2, past + t, 8],
+                Distribution::Normal(0.0, 1.0),
+                &dev,
+            );
+            let v = Tensor::<Flex, 4>::random(
+                [2, 2, past + t, 8],
+                Distribution::Normal(0.0, 1.0),
+                &dev,
+            );
+            let whole = a.attend_chunked(q.clone(), k.clone(), v.clone(), past, t);
+            for chunk in [1, 3, 4, 12] {
+                let got = a.attend_chunked(q.clone(), k.clone(), v.clone(), past, chunk);
+                let err = (got - whole.clone()).abs().max().into_scalar();
+                assert!(err < 1e-5, "window {window:?} chunk {chunk}: max err {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn query_chunk_keeps_scores_in_budget() {
+        let a = attn(None, None);
+        assert_eq!(a.query_chunk(1, 4096, 4096, true), 4096);
+        assert_eq!(a.query_chunk(1, 1024, 1024, false), 1024);
+        let c = a.query_chunk(64, 4096, 4096, false);
+        assert!(
+            c * 64 * 2 * 4096 <= ATTENTION_SCORE_BUDGET && c % 64 == 0,
+            "{c}"
+        );
+        assert_eq!(a.query_chunk(1 << 20, 4096, 4096, false), 1);
+    }
 }

@@ -5,6 +5,7 @@
 pub mod command;
 pub mod config;
 pub mod llama;
+pub mod memory;
 pub mod safetensors;
 pub mod torchbin;
 
@@ -73,6 +74,25 @@ fn check_fits<B: Backend>(
     )
 }
 
+/// Refuses a compute dtype the device cannot run (WGSL, and so a wgpu adapter such as lavapipe,
+/// has no bfloat16), before anything is loaded.
+pub fn check_dtype<B: Backend>(dtype: FloatDType, device: &B::Device) -> Result<()> {
+    let dt: burn::tensor::DType = dtype.into();
+    if B::supports_dtype(device, dt) {
+        return Ok(());
+    }
+    let name = match dtype {
+        FloatDType::BF16 => "bf16",
+        FloatDType::F16 => "f16",
+        FloatDType::F64 => "f64",
+        _ => "f32",
+    };
+    Err(user(format!(
+        "the device ({}) cannot compute in {name}; use --dtype f32 (a CUDA GPU computes in bf16)",
+        B::name(device)
+    )))
+}
+
 impl<B: Backend> LoadedModel<B> {
     /// Loads `DIR/config.json` and its safetensors weights (single or sharded) onto `device`.
     /// Every tensor is checked (present, shape, floating dtype) before it is materialised.
@@ -96,6 +116,7 @@ impl<B: Backend> LoadedModel<B> {
         if let Some(why) = config.validator_forward_error() {
             return Err(user(why));
         }
+        check_dtype::<B>(dtype, device)?;
         let per_param = if dtype == FloatDType::F32 { 4 } else { 2 };
         check_fits::<B>(&config, per_param, device)?;
         let lm = llama::build::<B>(&config, |name, _shape| {
@@ -261,6 +282,45 @@ impl<B: Backend> LoadedModel<B> {
         self.lm.logits(self.lm.hidden(ids, &rope, None))
     }
 
+    /// Times the evaluation computation (forward and the validator's loss, read back to the
+    /// host as `sn9 eval` does) on `batch` rows of `seq_len` deterministic tokens
+    /// (`(i · 7919 + 13) mod V`, as bench/model.py): `iters` timed runs after one warm-up.
+    /// Returns the sorted run times in seconds and the mean loss.
+    pub fn time_eval(
+        &self,
+        batch: usize,
+        seq_len: usize,
+        iters: usize,
+        device: &B::Device,
+    ) -> Result<(Vec<f64>, f32)> {
+        let v = self.config.vocab_size.max(1);
+        let ids: Vec<i32> = (0..batch * seq_len)
+            .map(|i| ((i % seq_len * 7919 + 13) % v) as i32)
+            .collect();
+        let input = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [batch, seq_len]), device);
+        let rope = self.rope_covering(seq_len);
+        let (mut times, mut loss) = (Vec::with_capacity(iters), 0.0);
+        for i in 0..=iters {
+            let start = std::time::Instant::now();
+            let h = self.lm.hidden(input.clone(), &rope, None);
+            let l = self
+                .lm
+                .masked_ce_sum(h, input.clone(), None, 512)
+                .div_scalar((seq_len.max(2) - 1) as f64)
+                .mean();
+            loss = l
+                .into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
+            if i > 0 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        Ok((times, loss))
+    }
+
     /// Greedy generation of `new_tokens` tokens after `prompt` (one row), with a KV cache.
     pub fn generate_greedy(
         &self,
@@ -279,13 +339,22 @@ impl<B: Backend> LoadedModel<B> {
         }
         // Like transformers, positions past max_position_embeddings are rotated as any other.
         let rope = self.rope_covering(prompt.len() + new_tokens);
+        // burn 0.21's wgpu backend decodes wrongly from a KV cache for models with attention
+        // biases (Qwen2, Phi: every token after the first differs, while a full forward of the
+        // same tokens is right; tests/wgpu.rs, docs/architecture.md "GPU backends"). There,
+        // each token recomputes the whole sequence: slower, and right.
+        let use_cache = !(B::name(device).contains("wgpu") && self.config.qkv_bias);
         let mut cache = KvCache::new(self.config.num_hidden_layers);
         let mut out = Vec::with_capacity(new_tokens);
-        let ids: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
+        let mut ids: Vec<i32> = prompt.iter().map(|&t| t as i32).collect();
         let mut input =
-            Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, prompt.len()]), device);
+            Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, prompt.len()]), device);
         for _ in 0..new_tokens {
-            let h = self.lm.hidden(input, &rope, Some(&mut cache));
+            let h = if use_cache {
+                self.lm.hidden(input, &rope, Some(&mut cache))
+            } else {
+                self.lm.hidden(input, &rope, None)
+            };
             let t = h.dims()[1];
             let last = h.narrow(1, t - 1, 1);
             let logits = self.lm.logits(last);
@@ -296,8 +365,13 @@ impl<B: Backend> LoadedModel<B> {
                 .to_vec::<i64>()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?[0];
             out.push(next as u32);
-            input =
-                Tensor::<B, 2, Int>::from_data(TensorData::new(vec![next as i32], [1, 1]), device);
+            input = if use_cache {
+                Tensor::<B, 2, Int>::from_data(TensorData::new(vec![next as i32], [1, 1]), device)
+            } else {
+                ids.push(next as i32);
+                let n = ids.len();
+                Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), device)
+            };
         }
         Ok(out)
     }

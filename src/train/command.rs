@@ -391,6 +391,12 @@ fn check_data(shards: &Shards, c: &ModelConfig) -> Result<()> {
     Ok(())
 }
 
+/// The safetensors dtype of `--save-dtype` (`bf16`, `f16`, `f32`: checked when the settings
+/// resolve).
+fn save_dtype_of(name: &str) -> Dtype {
+    Dtype::parse(&name.to_ascii_uppercase()).unwrap_or(Dtype::BF16)
+}
+
 pub fn run(a: TrainArgs, cfg: &ConfigFile, p: &Printer) -> Result<()> {
     let out = cfg.resolve_path(a.out.clone(), "train", "out")?.ok_or_else(|| {
         user("--out is required (or SN9_TRAIN_OUT / `out` in the [train] section of the config file)")
@@ -545,7 +551,7 @@ impl MultiDeviceTask for Job {
             let comp = CompetitionSchedule::current_competition(schedule_file.as_deref(), id)?;
             let comp = &comp;
             let params = config.parameter_count();
-            let bytes = params * Dtype::parse(&st.save_dtype).map_or(2, |d| d.size()) as u64;
+            let bytes = params * save_dtype_of(&st.save_dtype).size() as u64;
             let why = crate::model::command::fit_to_compete(
                 &config.architecture,
                 Some(config.vocab_size),
@@ -601,6 +607,7 @@ impl MultiDeviceTask for Job {
         ts.settings = serde_json::to_value(&st)?;
         // Mixed precision: the rotary tables set the activations' dtype; the weights stay f32.
         let compute: burn::tensor::FloatDType = t.dtype.into();
+        crate::model::check_dtype::<B>(compute, &device)?;
         model.rope = Rope::new(
             &config.rope_inv_freq(),
             crate::model::rope_len(&config).max(shards.manifest.seq_len),
@@ -824,7 +831,7 @@ impl MultiDeviceTask for Job {
         }
         bar.finish_and_clear();
         let final_dir = out.join("model");
-        let dtype = Dtype::parse(&st.save_dtype).unwrap_or(Dtype::BF16);
+        let dtype = save_dtype_of(&st.save_dtype);
         let tmp = out.join(".model.tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         replicas[0].save(&tmp, dtype, 5_000_000_000)?;
