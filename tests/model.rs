@@ -1,4 +1,5 @@
-//! `sn9 model ...` through the binary: init, info (competition fit), generate, convert, and
+//! `sn9 model ...` through the binary: init, info (competition fit, --memory), generate, forward,
+//! bench, convert, and
 //! bad model files (each a clear error naming the file and tensor, exit 1, never a panic).
 
 mod common;
@@ -270,4 +271,173 @@ fn bad_model_files() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the vocabulary"));
+}
+
+/// `model forward` on the CPU equals transformers' numbers for a reference case (loss per row,
+/// argmax per position, the .npy logits' shape), reads ids as JSON or JSON Lines from a file or
+/// stdin, and refuses malformed ids with exit 1.
+#[test]
+fn forward_matches_reference_and_refuses_bad_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = case("llama_gqa");
+    let exp: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.join("expected.json")).unwrap()).unwrap();
+    let npy = dir.path().join("logits.npy");
+    let out = sn9()
+        .args(["--json", "model", "forward", "--ids"])
+        .arg(c.join("input_ids.json"))
+        .arg("--logits")
+        .arg(&npy)
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for (r, want) in rows.iter().zip(exp["loss"]["per_row"].as_array().unwrap()) {
+        let (g, w) = (r["loss"].as_f64().unwrap(), want.as_f64().unwrap());
+        assert!((g - w).abs() / w < 1e-4, "loss {g} vs {w}");
+    }
+    assert_eq!(
+        rows.iter().map(|r| r["argmax"].clone()).collect::<Vec<_>>(),
+        exp["logits"]["pos_argmax"].as_array().unwrap().clone()
+    );
+    let a = common::npy::read_npy(&npy).unwrap();
+    assert_eq!(a.shape, vec![2, 33, 512]);
+    // JSON Lines on stdin give the same rows.
+    let ids: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.join("input_ids.json")).unwrap()).unwrap();
+    let jsonl: String = ids["input_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{r}\n"))
+        .collect();
+    let again = assert_cmd::Command::from_std(sn9())
+        .args(["--json", "model", "forward", "--ids", "-"])
+        .arg(&c)
+        .write_stdin(jsonl)
+        .output()
+        .unwrap();
+    assert_eq!(again.stdout, out.stdout);
+    for (bad, why) in [
+        ("[[1, 2, 3], [4, 5]]", "equal length"),
+        ("{\"ids\": [[1]]}", "no `input_ids`"),
+        ("[[1, 2, 99999]]", "outside the model's vocabulary"),
+        ("not json", "line 1"),
+        ("[]", "no token ids"),
+    ] {
+        let f = dir.path().join("ids.json");
+        std::fs::write(&f, bad).unwrap();
+        sn9()
+            .args(["model", "forward", "--ids"])
+            .arg(&f)
+            .arg(&c)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(why));
+    }
+}
+
+/// `model bench` times the evaluation computation and reports tokens/s and MFU; bad sizes exit 1.
+#[test]
+fn bench_reports_throughput() {
+    let c = case("llama_gqa");
+    let v = json_out(
+        sn9()
+            .args([
+                "model",
+                "bench",
+                "--seq-len",
+                "16",
+                "--batch-size",
+                "2",
+                "--iters",
+                "2",
+                "--peak-tflops",
+                "1",
+            ])
+            .arg(&c),
+    );
+    assert_eq!(v["seq_len"], 16);
+    assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["mfu"].as_f64().unwrap() > 0.0);
+    assert!(v["loss"].as_f64().unwrap().is_finite());
+    sn9()
+        .args(["model", "bench", "--seq-len", "1"])
+        .arg(&c)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--seq-len"));
+}
+
+/// `model info --memory` on a bare config.json: both estimates with their parts, whether they
+/// fit the given device memory, and the 13.8B shape fitting 80 GiB for evaluation only.
+#[test]
+fn info_memory_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("b14.json");
+    std::fs::write(
+        &cfg,
+        json!({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+               "vocab_size": 100288, "hidden_size": 5120, "intermediate_size": 13824,
+               "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 40,
+               "max_position_embeddings": 4096, "tie_word_embeddings": false})
+        .to_string(),
+    )
+    .unwrap();
+    let v = json_out(
+        sn9()
+            .args(["--json", "model", "info", "--memory", "--device", "cuda:0"])
+            .args(["--device-memory-gib", "80"])
+            .arg(&cfg),
+    );
+    let m = &v["memory"];
+    assert_eq!(m["eval"]["fits"], true);
+    assert_eq!(m["train"]["fits"], false);
+    let parts: u64 = m["eval"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(parts, m["eval"]["bytes"].as_u64().unwrap());
+    assert_eq!(v["bytes_on_disk"], 0);
+    // The table says the same in words.
+    sn9()
+        .args([
+            "model",
+            "info",
+            "--memory",
+            "--device",
+            "cuda:0",
+            "--device-memory-gib",
+            "80",
+        ])
+        .arg(&cfg)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("evaluation").and(predicate::str::contains("DOES NOT FIT")),
+        );
+    // --seq-len without --memory, a nonsense size: exit 1 with the flag named.
+    sn9()
+        .args(["model", "info", "--seq-len", "10"])
+        .arg(&cfg)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--memory"));
+    sn9()
+        .args(["model", "info", "--memory", "--device-memory-gib=-3"])
+        .arg(&cfg)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--device-memory-gib"));
 }
