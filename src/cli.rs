@@ -126,10 +126,10 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn run_command(cmd: Command, cfg: &ConfigFile, printer: &Printer) -> Result<()> {
-    let (cfg, printer) = (cfg, *printer);
+    let printer = *printer;
     match cmd {
-        Command::Competitions(a) => crate::competition::command::run(a, &cfg, &printer),
-        Command::Score(a) => crate::score::command::run(ScoreSettings::resolve(a, &cfg)?, &printer),
+        Command::Competitions(a) => crate::competition::command::run(a, cfg, &printer),
+        Command::Score(a) => crate::score::command::run(ScoreSettings::resolve(a, cfg)?, &printer),
         Command::Hub(c) => crate::hub::command::run(c, &printer),
         Command::Chain(c) => crate::chain::command::run(c, &printer),
         Command::Model(c) => crate::model::command::run(c, &printer),
@@ -138,7 +138,7 @@ fn run_command(cmd: Command, cfg: &ConfigFile, printer: &Printer) -> Result<()> 
         Command::Eval(a) => crate::eval::command::run(a, &printer),
         Command::Validate(a) => crate::validate::run(*a, &printer),
         Command::Wallet(c) => crate::wallet::command::run(c, &printer),
-        Command::Train(a) => crate::train::command::run(*a, &cfg, &printer),
+        Command::Train(a) => crate::train::command::run(*a, cfg, &printer),
         Command::EvalWorker(a) => crate::eval::command::run_worker(a),
         Command::Device { device } => {
             let adapter = crate::device::describe(device)?;

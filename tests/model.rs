@@ -1,6 +1,6 @@
 //! `sn9 model ...` through the binary: init, info (competition fit, --memory), generate, forward,
-//! bench, convert, and
-//! bad model files (each a clear error naming the file and tensor, exit 1, never a panic).
+//! bench, convert, and bad model files (each a clear error naming the file and tensor, exit 1,
+//! never a panic).
 
 mod common;
 use common::{case, json_out, sn9};

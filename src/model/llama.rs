@@ -1062,7 +1062,7 @@ mod tests {
         assert_eq!(a.query_chunk(1, 1024, 1024, false), 1024);
         let c = a.query_chunk(64, 4096, 4096, false);
         assert!(
-            c * 64 * 2 * 4096 <= ATTENTION_SCORE_BUDGET && c % 64 == 0,
+            c * 64 * 2 * 4096 <= ATTENTION_SCORE_BUDGET && c.is_multiple_of(64),
             "{c}"
         );
         assert_eq!(a.query_chunk(1 << 20, 4096, 4096, false), 1);
