@@ -196,8 +196,11 @@ fn configure_gpu_runtime() {
         if matches!(c.autotune.cache, CacheConfig::Target) {
             c.autotune.cache = CacheConfig::File(cache_dir().join("cubecl"));
         }
-        // `set` refuses once the settings were read; nothing reads them before this.
-        let _ = std::panic::catch_unwind(|| CubeClRuntimeConfig::set(c));
+        // `set` panics once the settings were read; nothing in sn9 reads them before this.
+        let unset = CubeClRuntimeConfig::storage().lock().is_none();
+        if unset {
+            CubeClRuntimeConfig::set(c);
+        }
     });
 }
 
