@@ -46,6 +46,7 @@ bench:
 	@bash bench/model.sh
 	@bash bench/model.sh 1024 5 gemma2
 	@bash bench/model.sh 1024 5 phi
+	@bash bench/eval.sh
 	@bash bench/pack.sh
 	@bash bench/train.sh
 	@bash bench/tts.sh

@@ -1,4 +1,5 @@
-"""transformers side of bench/model.sh: eager forward + the validator's loss on the same tokens."""
+"""transformers side of bench/model.sh: forward (eager or sdpa attention, argument 6) + the
+validator's loss on the same tokens."""
 import json, sys, time
 
 import numpy as np
@@ -8,7 +9,8 @@ from transformers import AutoModelForCausalLM
 model_dir, t, iters = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 logits_path = sys.argv[4] if len(sys.argv) > 4 else None
 torch.set_num_threads(int(sys.argv[5]) if len(sys.argv) > 5 else torch.get_num_threads())
-model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="eager")
+attn = sys.argv[6] if len(sys.argv) > 6 else "eager"
+model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation=attn)
 model.eval()
 v = model.config.vocab_size
 ids = torch.tensor([[(i * 7919 + 13) % v for i in range(t)]])
@@ -29,6 +31,6 @@ with torch.no_grad():
         err = None
 times.sort()
 m = times[len(times) // 2]
-print(json.dumps({"impl": f"transformers-{__import__('transformers').__version__}-eager-torch-{torch.__version__}",
+print(json.dumps({"impl": f"transformers-{__import__('transformers').__version__}-{attn}-torch-{torch.__version__}",
                   "seq_len": t, "median_s": m, "tokens_per_s": t / m, "loss": loss,
                   "logits_rel_err_vs_sn9": err, "threads": torch.get_num_threads()}))

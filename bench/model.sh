@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Forward-pass throughput, sn9 (burn-flex, CPU) vs transformers eager (torch CPU), same machine,
+# Forward-pass throughput, sn9 (burn-flex, CPU) vs transformers with sdpa and with eager attention
+# (PyPI torch 2.6.0 on the CPU, bench/lib.sh), same machine,
 # same run, same model and tokens, both on all cores (run it on an idle machine). Also checks that transformers loads the model sn9 saved and
 # computes the same logits. Not a timed test: `make bench` runs it and records the result.
 #   bash bench/model.sh [SEQ_LEN] [ITERS] [llama|gemma2|phi]
@@ -11,7 +12,7 @@ arch=${3:-llama}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Python side: Debian's torch (CPU) + transformers 4.44.1 (the reference's pin) in a venv.
+# Python side: torch 2.6.0 + transformers 4.44.1 (the reference's pins) in a venv.
 source bench/lib.sh
 torch_stack
 
@@ -35,8 +36,9 @@ echo "{$cfg, $common}" > "$work/config.json"
 target/release/sn9 -q model init --model-config "$work/config.json" --seed 7 "$work/model" >/dev/null
 
 ours=$(target/release/examples/forward_bench "$work/model" "$seq" "$iters" "$work/logits.bin")
-theirs=$("$venv/bin/python" bench/model.py "$work/model" "$seq" "$iters" "$work/logits.bin" "$(nproc)")
 echo "sn9:          $ours"
+for attn in sdpa eager; do
+theirs=$("$venv/bin/python" bench/model.py "$work/model" "$seq" "$iters" "$work/logits.bin" "$(nproc)" "$attn")
 echo "transformers: $theirs"
 python3 - "$ours" "$theirs" "$label" <<'PY'
 import json, sys, platform, os, datetime
@@ -52,3 +54,4 @@ with open("bench/results/model-forward.md", "a") as f:
     f.write(f"| {day} | {cpu}, {os.cpu_count()} cores | {label} 2L d256 V32000, seq {a['seq_len']}, f32 | "
             f"{a['tokens_per_s']:.0f} | {b['tokens_per_s']:.0f} ({b['impl']}) | {ratio:.2f}x | {b['logits_rel_err_vs_sn9']:.1e} |\n")
 PY
+done

@@ -1,15 +1,15 @@
-# Sourced by bench/tts.sh and bench/wer.sh: the reference stack's virtualenv ($venv: torch 2.6.0,
+# Sourced by bench/tts.sh and bench/wer.sh: the reference stack's virtualenv ($venv from bench/lib.sh: torch 2.6.0,
 # taoverse 2.0.2 without its dependencies, vocos 0.1.0, ...), a release build ($sn9), and in
 # $work the models both sides run: an E2TTS written by `sn9 model init` (dim 256, depth 8,
 # 8 heads; euler, 16 steps, CFG) in $work/model and a Vocos of the real
 # charactr/vocos-mel-24khz shape (dim 512, 8 layers; random weights saved by vocos itself as
 # config.yaml + pytorch_model.bin) in $work/vocos.
-venv=bench/.venv-tts
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q torch==2.6.0 torchaudio==2.6.0 vocos==0.1.0 x_transformers==2.1.5 \
+source bench/lib.sh
+torch_stack
+if ! "$venv/bin/python" -c "import torchaudio, vocos, x_transformers, torchdiffeq, taoverse" 2>/dev/null; then
+  "$venv/bin/python" -m pip install -q torch==2.6.0 torchaudio==2.6.0 vocos==0.1.0 x_transformers==2.1.5 \
     librosa==0.10.2.post1 torchdiffeq==0.2.5 jieba==0.42.1 pypinyin==0.53.0 safetensors
-  "$venv/bin/pip" install -q --no-deps taoverse==2.0.2
+  "$venv/bin/python" -m pip install -q --no-deps taoverse==2.0.2
 fi
 cargo build --release --quiet
 sn9=$(pwd)/target/release/sn9

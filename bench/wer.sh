@@ -16,7 +16,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . bench/tts_models.sh
 "$venv/bin/python" -c "import transformers, jiwer" 2>/dev/null ||
-  "$venv/bin/pip" install -q transformers==4.44.1 jiwer==3.1.0
+  "$venv/bin/python" -m pip install -q transformers==4.44.1 jiwer==3.1.0
 seed=105612328450927153666692550436684316875579843404759796121253493450818295067238
 $sn9 -q data pack-speech fixtures/demo/speech.jsonl --seed "$seed" --out "$work/speech" >/dev/null
 asr=fixtures/ttsref/whisper_tiny

@@ -383,6 +383,65 @@ fn pack_matches_python_tokenizer_ids() {
     );
 }
 
+/// The dedicated cl100k encoder packs the same shards as the generic `tokenizers` path
+/// (`SN9_GENERIC_TOKENIZER=1`): mixed scripts, every whitespace kind, contractions, long runs,
+/// and documents holding added-token text (which take the generic path inside the fast run).
+#[test]
+fn pack_fast_cl100k_equals_generic_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let alphabet: Vec<char> = "aZs'tTrReEvVmMlLdD \t\r\n\u{b}\u{85}\u{a0}\u{2028}\u{3000}09٣Ⅻ²!.,-=<|>_/ſKéü中文ǅ\u{301}\u{200d}😀"
+        .chars()
+        .collect();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut jsonl = String::new();
+    for i in 0..400 {
+        let len = 1 + (next() % 300) as usize;
+        let mut text: String = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        if i % 50 == 7 {
+            text.push_str(" <|endoftext|> and <|fim_prefix|>");
+        }
+        if i % 100 == 3 {
+            text.push_str(&"=".repeat(5000));
+        }
+        jsonl.push_str(&serde_json::json!({ "text": text }).to_string());
+        jsonl.push('\n');
+    }
+    std::fs::write(dir.path().join("mixed.jsonl"), jsonl).unwrap();
+    let pack = |name: &str, generic: bool| {
+        let out = dir.path().join(name);
+        let mut c = sn9();
+        c.args(["--json", "data", "pack"])
+            .arg(dir.path().join("mixed.jsonl"))
+            .arg("--tokenizer")
+            .arg(root().join("fixtures/tokenizer/cl100k"))
+            .args(["--seq-len", "64"])
+            .arg("--out")
+            .arg(&out);
+        if generic {
+            c.env("SN9_GENERIC_TOKENIZER", "1");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let shards = sn9::data::shards::Shards::open(&out).unwrap();
+        (0..shards.manifest.shards.len())
+            .flat_map(|i| shards.sequences(i).flatten().collect::<Vec<_>>())
+            .collect::<Vec<u32>>()
+    };
+    let fast = pack("fast", false);
+    let generic = pack("generic", true);
+    assert!(fast.len() > 20_000, "{} tokens", fast.len());
+    assert!(fast.contains(&100258), "added tokens encoded as such");
+    assert_eq!(fast, generic);
+}
+
 /// The validator's path end to end through the binary: data sample (loopback fake server) →
 /// eval (a tiny model with the subnet's vocabulary) → score.
 #[test]

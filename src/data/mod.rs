@@ -1,6 +1,7 @@
 //! Data: CPython-exact randomness, the evaluation seed of a block, the validator's evaluation
 //! batches, and the miner's side: fetch, mix and pack.
 
+pub mod cl100k;
 pub mod command;
 pub mod docs;
 pub mod fetch;

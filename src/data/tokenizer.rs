@@ -1,12 +1,16 @@
 //! Tokenizers as the reference applies them: `tokenizer(text, truncation=True)` (no special
 //! tokens added by GPT-2-style tokenizers, each document cut at `model_max_length`), then one EOS
-//! appended by the caller. Backed by the `tokenizers` crate (pure Rust, same ids as Python).
+//! appended by the caller. Backed by the `tokenizers` crate (pure Rust, same ids as Python), and
+//! for tokenizers with cl100k's pre-tokenizer by [`super::cl100k`] (same ids, several times
+//! faster); `SN9_GENERIC_TOKENIZER=1` turns that off.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
+use super::cl100k::Cl100k;
 use crate::error::user;
 
 /// What the sampler and packer need from a tokenizer.
@@ -19,7 +23,11 @@ pub trait Encode {
 
 /// A Hugging Face `tokenizer.json`.
 pub struct HfTokenizer {
-    inner: tokenizers::Tokenizer,
+    /// The `tokenizers` crate's tokenizer; built on first use when `fast` takes the file.
+    generic: OnceLock<std::result::Result<tokenizers::Tokenizer, String>>,
+    /// The file, for building `generic` later.
+    bytes: Vec<u8>,
+    fast: Option<Cl100k>,
     eos: u32,
     /// Per-document truncation (`model_max_length`), `None` for none.
     pub max_len: Option<usize>,
@@ -39,8 +47,18 @@ impl HfTokenizer {
         };
         let bytes = crate::output::read_bytes(&file, crate::output::Limit::Tokenizer)
             .map_err(|e| user(format!("tokenizer: {e:#}")))?;
-        let inner = tokenizers::Tokenizer::from_bytes(&bytes)
-            .map_err(|e| user(format!("{} is not a tokenizer.json: {e}", file.display())))?;
+        let fast = if std::env::var_os("SN9_GENERIC_TOKENIZER").is_some_and(|v| v != "0") {
+            None
+        } else {
+            Cl100k::recognise(&bytes)
+                .map_err(|e| user(format!("{} is not a tokenizer.json: {e:#}", file.display())))?
+        };
+        let generic = OnceLock::new();
+        if fast.is_none() {
+            let t = tokenizers::Tokenizer::from_bytes(&bytes)
+                .map_err(|e| user(format!("{} is not a tokenizer.json: {e}", file.display())))?;
+            let _ = generic.set(Ok(t));
+        }
         let cfg: Option<serde_json::Value> = file
             .parent()
             .map(|d| d.join("tokenizer_config.json"))
@@ -60,7 +78,11 @@ impl HfTokenizer {
                         })
                     })
                     .unwrap_or_else(|| "<|endoftext|>".to_string());
-                inner.token_to_id(&tok).ok_or_else(|| {
+                let id = match &fast {
+                    Some(f) => f.token_to_id(&tok),
+                    None => generic_ref(&generic)?.token_to_id(&tok),
+                };
+                id.ok_or_else(|| {
                     user(format!(
                         "{}: no EOS token `{tok}` in the vocabulary; pass --eos-id",
                         file.display()
@@ -77,7 +99,9 @@ impl HfTokenizer {
         });
         let sha256 = hex(&Sha256::digest(&bytes));
         Ok(HfTokenizer {
-            inner,
+            generic,
+            bytes,
+            fast,
             eos,
             max_len,
             sha256,
@@ -85,8 +109,28 @@ impl HfTokenizer {
         })
     }
 
-    pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+    /// Whether the dedicated cl100k encoder encodes this tokenizer's documents.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    fn generic(&self) -> Result<&tokenizers::Tokenizer> {
+        if self.generic.get().is_none() {
+            let t = tokenizers::Tokenizer::from_bytes(&self.bytes)
+                .map_err(|e| format!("{} is not a tokenizer.json: {e}", self.path.display()));
+            let _ = self.generic.set(t);
+        }
+        generic_ref(&self.generic)
+    }
+}
+
+fn generic_ref(
+    cell: &OnceLock<std::result::Result<tokenizers::Tokenizer, String>>,
+) -> Result<&tokenizers::Tokenizer> {
+    match cell.get() {
+        Some(Ok(t)) => Ok(t),
+        Some(Err(e)) => Err(user(e.clone())),
+        None => unreachable!("the generic tokenizer is built before use"),
     }
 }
 
@@ -94,8 +138,15 @@ use crate::hex::encode as hex;
 
 impl Encode for HfTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        if let Some(ids) = self.fast.as_ref().and_then(|f| f.encode(text)) {
+            let mut ids = ids;
+            if let Some(m) = self.max_len {
+                ids.truncate(m);
+            }
+            return Ok(ids);
+        }
         let enc = self
-            .inner
+            .generic()?
             .encode_fast(text, false)
             .map_err(|e| anyhow::anyhow!("tokenizing a document of {} bytes: {e}", text.len()))?;
         let mut ids = enc.get_ids().to_vec();
@@ -122,6 +173,7 @@ mod tests {
     #[test]
     fn cl100k_matches_python_tokenizers() {
         let t = cl100k();
+        assert!(t.is_fast(), "the fixture takes the dedicated cl100k encoder");
         assert_eq!(t.eos(), 100257);
         assert_eq!(t.sha256.len(), 64);
         let cases: serde_json::Value = serde_json::from_str(
