@@ -173,7 +173,10 @@ mod tests {
     #[test]
     fn cl100k_matches_python_tokenizers() {
         let t = cl100k();
-        assert!(t.is_fast(), "the fixture takes the dedicated cl100k encoder");
+        assert!(
+            t.is_fast(),
+            "the fixture takes the dedicated cl100k encoder"
+        );
         assert_eq!(t.eos(), 100257);
         assert_eq!(t.sha256.len(), 64);
         let cases: serde_json::Value = serde_json::from_str(
