@@ -28,7 +28,7 @@ fn time<T>(mut f: impl FnMut() -> T, sync: impl Fn(T)) -> f64 {
 
 fn read<B: Backend, const D: usize>(t: Tensor<B, D>) {
     // Both backends are eager; reading one value back makes sure the op ran.
-    let _: TensorData = t.flatten::<1>(0, D - 1).slice([0..1]).into_data();
+    let _: TensorData = t.flatten::<1>(0, D - 1).narrow(0, 0, 1).into_data();
 }
 
 fn main() {

@@ -316,9 +316,11 @@ pub struct Cl100k {
     id: u64,
 }
 
+/// Ids by piece, for one encoder (its id alongside).
+type PieceCache = FxHashMap<Box<[u8]>, Box<[u32]>>;
+
 thread_local! {
-    static CACHE: RefCell<(u64, FxHashMap<Box<[u8]>, Box<[u32]>>)> =
-        RefCell::new((0, FxHashMap::default()));
+    static CACHE: RefCell<(u64, PieceCache)> = RefCell::new((0, FxHashMap::default()));
 }
 
 impl Cl100k {
