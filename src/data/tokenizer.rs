@@ -138,18 +138,15 @@ use crate::hex::encode as hex;
 
 impl Encode for HfTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        if let Some(ids) = self.fast.as_ref().and_then(|f| f.encode(text)) {
-            let mut ids = ids;
-            if let Some(m) = self.max_len {
-                ids.truncate(m);
-            }
-            return Ok(ids);
-        }
-        let enc = self
-            .generic()?
-            .encode_fast(text, false)
-            .map_err(|e| anyhow::anyhow!("tokenizing a document of {} bytes: {e}", text.len()))?;
-        let mut ids = enc.get_ids().to_vec();
+        let mut ids = match self.fast.as_ref().and_then(|f| f.encode(text)) {
+            Some(ids) => ids,
+            None => self
+                .generic()?
+                .encode_fast(text, false)
+                .map_err(|e| anyhow::anyhow!("tokenizing a document of {} bytes: {e}", text.len()))?
+                .get_ids()
+                .to_vec(),
+        };
         if let Some(m) = self.max_len {
             ids.truncate(m);
         }
