@@ -713,6 +713,7 @@ mod tests {
                 "/post_processor",
                 serde_json::json!({"type": "BertProcessing"}),
             ),
+            ("/added_tokens/0/content", serde_json::json!("")),
         ];
         for (pointer, value) in edits {
             let mut v = base.clone();
