@@ -408,7 +408,8 @@ impl Cl100k {
             // The first occurrence wins, as in `tokenizers`' map built from the list in order.
             merges.entry(key).or_insert((rank as u32, merged));
         }
-        let mut by_text: FxHashMap<String, u32> = m.vocab.clone();
+        let ignore_merges = m.ignore_merges;
+        let mut by_text = f.model.vocab;
         let mut added = Vec::new();
         for a in &f.added_tokens {
             by_text.insert(a.content.clone(), a.id);
@@ -422,7 +423,7 @@ impl Cl100k {
         Ok(Some(Cl100k {
             merges,
             byte_ids,
-            whole: m.ignore_merges.then_some(whole),
+            whole: ignore_merges.then_some(whole),
             added,
             by_text,
             id: NEXT.fetch_add(1, Ordering::Relaxed),
