@@ -67,6 +67,7 @@ pub enum Command {
     EvalWorker(crate::eval::command::WorkerArgs),
     /// Pretrain a Llama-family model on token shards: AdamW, schedules, validation, resumable
     /// checkpoints; writes a Hugging Face model directory.
+    #[command(args_conflicts_with_subcommands = true)]
     Train(Box<crate::train::command::TrainArgs>),
     /// Text to speech: synthesise with a miner's E2TTS model as the validator does.
     #[command(subcommand)]

@@ -61,7 +61,7 @@ impl From<ComputeDtype> for super::FloatDType {
 }
 
 /// Parses sizes like `5GB`, `200KB`, `1048576`.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_uppercase();
     let (num, mult) = [
         ("GIB", 1u64 << 30),

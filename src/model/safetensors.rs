@@ -516,27 +516,71 @@ pub fn write_weights(
     dtype: Dtype,
     max_shard_bytes: u64,
 ) -> Result<Vec<String>> {
-    let total: u64 = tensors
+    let sizes: Vec<u64> = tensors.iter().map(|t| t.data.len() as u64).collect();
+    write_sharded(dir, &sizes, dtype, max_shard_bytes, |idx, path| {
+        let refs: Vec<&OutTensor> = idx.iter().map(|&i| &tensors[i]).collect();
+        write_one(path, &refs, dtype)?;
+        Ok(refs.iter().map(|t| t.name.clone()).collect())
+    })
+}
+
+/// [`write_weights`] for tensors read one shard at a time: `load(name, shape)` gives the values
+/// of each tensor of `specs` when its shard is written, so at most one shard is in memory.
+pub fn write_weights_streaming(
+    dir: &Path,
+    specs: &[(String, Vec<usize>)],
+    dtype: Dtype,
+    max_shard_bytes: u64,
+    mut load: impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
+) -> Result<Vec<String>> {
+    let sizes: Vec<u64> = specs
         .iter()
-        .map(|t| (t.data.len() * dtype.size()) as u64)
-        .sum();
+        .map(|(_, s)| s.iter().product::<usize>() as u64)
+        .collect();
+    write_sharded(dir, &sizes, dtype, max_shard_bytes, |idx, path| {
+        let mut shard = Vec::with_capacity(idx.len());
+        for &i in idx {
+            let (name, shape) = &specs[i];
+            shard.push(OutTensor {
+                name: name.clone(),
+                shape: shape.clone(),
+                data: load(name, shape)?,
+            });
+        }
+        write_one(path, &shard.iter().collect::<Vec<_>>(), dtype)?;
+        Ok(shard.into_iter().map(|t| t.name).collect())
+    })
+}
+
+/// The shard plan and index of [`write_weights`]: tensors of `numels` elements in order, cut
+/// into shards of at most `max_shard_bytes`; `write(indices, path)` writes one shard and returns
+/// its tensor names.
+fn write_sharded(
+    dir: &Path,
+    numels: &[u64],
+    dtype: Dtype,
+    max_shard_bytes: u64,
+    mut write: impl FnMut(&[usize], &Path) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
+    let bytes = |i: usize| numels[i] * dtype.size() as u64;
+    let total: u64 = (0..numels.len()).map(bytes).sum();
     for stale in ["model.safetensors", "model.safetensors.index.json"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     if total <= max_shard_bytes {
-        let refs: Vec<&OutTensor> = tensors.iter().collect();
-        write_one(&dir.join("model.safetensors"), &refs, dtype)?;
+        let all: Vec<usize> = (0..numels.len()).collect();
+        write(&all, &dir.join("model.safetensors"))?;
         return Ok(vec!["model.safetensors".into()]);
     }
-    let mut shards: Vec<Vec<&OutTensor>> = vec![Vec::new()];
+    let mut shards: Vec<Vec<usize>> = vec![Vec::new()];
     let mut size = 0u64;
-    for t in tensors {
-        let n = (t.data.len() * dtype.size()) as u64;
+    for i in 0..numels.len() {
+        let n = bytes(i);
         if size + n > max_shard_bytes && !shards.last().is_some_and(|s| s.is_empty()) {
             shards.push(Vec::new());
             size = 0;
         }
-        shards.last_mut().expect("one shard").push(t);
+        shards.last_mut().expect("one shard").push(i);
         size += n;
     }
     let count = shards.len();
@@ -544,9 +588,8 @@ pub fn write_weights(
     let mut weight_map = Map::new();
     for (i, shard) in shards.iter().enumerate() {
         let name = format!("model-{:05}-of-{:05}.safetensors", i + 1, count);
-        write_one(&dir.join(&name), shard, dtype)?;
-        for t in shard {
-            weight_map.insert(t.name.clone(), Value::from(name.clone()));
+        for t in write(shard, &dir.join(&name))? {
+            weight_map.insert(t, Value::from(name.clone()));
         }
         names.push(name);
     }

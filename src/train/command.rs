@@ -129,6 +129,37 @@ pub struct TrainArgs {
     /// Stream the per-step metrics as CSV on stdout.
     #[arg(long)]
     pub csv: bool,
+    /// Who trains: sn9 (this process, on --device), or torchtitan (write a multi-GPU,
+    /// multi-node job directory to --out instead; see `sn9 train import-job`) [default: sn9].
+    #[arg(long, value_enum, env = "SN9_TRAIN_ENGINE")]
+    pub engine: Option<Engine>,
+    /// torchtitan: nodes of the job [default: 1].
+    #[arg(long, env = "SN9_TRAIN_NODES")]
+    pub nodes: Option<usize>,
+    /// torchtitan: GPUs per node [default: 8].
+    #[arg(long, env = "SN9_TRAIN_GPUS_PER_NODE")]
+    pub gpus_per_node: Option<usize>,
+    /// torchtitan: sequences per optimiser step; a multiple of nodes × GPUs × --batch-size
+    /// (it sets the accumulation) [default: nodes × GPUs × --batch-size × --grad-accum].
+    #[arg(long, env = "SN9_TRAIN_GLOBAL_BATCH_SIZE")]
+    pub global_batch_size: Option<usize>,
+    #[command(subcommand)]
+    pub command: Option<TrainCommand>,
+}
+
+/// Who runs the training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Sn9,
+    Torchtitan,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TrainCommand {
+    /// Bring a torchtitan job's checkpoint back as a Hugging Face model directory (bf16), for
+    /// `sn9 eval`, `sn9 model info` and `sn9 hub push`.
+    ImportJob(super::titan::ImportArgs),
 }
 
 /// Settings that shape the loss curve: a resumed run must keep them.
@@ -164,7 +195,7 @@ pub struct Settings {
     pub device: String,
 }
 
-fn sha256_file(p: &Path) -> Result<String> {
+pub(crate) fn sha256_file(p: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut f =
         std::fs::File::open(p).map_err(|e| user(format!("cannot read {}: {e}", p.display())))?;
@@ -344,18 +375,51 @@ pub fn flops_per_token(c: &ModelConfig, seq_len: usize) -> f64 {
     6.0 * n + 12.0 * (c.num_hidden_layers * c.hidden_size * seq_len) as f64
 }
 
-/// The config of `--model` (a config.json, or a model directory's).
-fn model_config(model: &Path) -> Result<ModelConfig> {
-    let cfg_path = if model.is_dir() {
+/// The config.json of `--model` (the file itself, or a model directory's).
+pub(crate) fn config_path(model: &Path) -> PathBuf {
+    if model.is_dir() {
         model.join("config.json")
     } else {
         model.to_path_buf()
-    };
-    ModelConfig::from_file(&cfg_path)
+    }
+}
+
+/// The config of `--model` (a config.json, or a model directory's).
+fn model_config(model: &Path) -> Result<ModelConfig> {
+    ModelConfig::from_file(&config_path(model))
+}
+
+/// Refuses a model that competition `id` would not accept (saved as `dtype`).
+pub(crate) fn check_competition(
+    config: &ModelConfig,
+    id: u16,
+    dtype: Dtype,
+    schedule_file: Option<&Path>,
+    p: &Printer,
+) -> Result<()> {
+    let comp = CompetitionSchedule::current_competition(schedule_file, id)?;
+    let params = config.parameter_count();
+    let bytes = params * dtype.size() as u64;
+    let why = crate::model::command::fit_to_compete(
+        &config.architecture,
+        Some(config.vocab_size),
+        params,
+        bytes,
+        &comp,
+    );
+    if !why.is_empty() {
+        return Err(user(format!(
+            "this model would not be accepted in competition {id}: {}; change the config \
+             before training",
+            why.join("; ")
+        )));
+    }
+    p.info(format!("competition {id}: {params} parameters, accepted"));
+    Ok(())
 }
 
 /// Checks the data against the model before any work: vocabulary, sequence length, emptiness.
-fn check_data(shards: &Shards, c: &ModelConfig) -> Result<()> {
+pub(crate) fn check_data(shards: &Shards, c: &ModelConfig) -> Result<()> {
     let m = &shards.manifest;
     let dir = shards.dir.display();
     if shards.is_empty() {
@@ -398,6 +462,20 @@ fn save_dtype_of(name: &str) -> Dtype {
 }
 
 pub fn run(a: TrainArgs, cfg: &ConfigFile, p: &Printer) -> Result<()> {
+    if let Some(TrainCommand::ImportJob(i)) = a.command {
+        return super::titan::import(i, p);
+    }
+    if cfg.resolve(a.engine, "train", "engine", Engine::Sn9)? == Engine::Torchtitan {
+        let out = cfg
+            .resolve_path(a.out.clone(), "train", "out")?
+            .ok_or_else(|| user("--out is required: the job directory to write"))?;
+        let total = match cfg.resolve_path(a.data.clone(), "train", "data")? {
+            Some(d) => Shards::open(&d)?.len(),
+            None => 0,
+        };
+        let (st, _) = resolve(&a, cfg, total, None)?;
+        return super::titan::export(&a, cfg, &st, &out, p);
+    }
     let out = cfg.resolve_path(a.out.clone(), "train", "out")?.ok_or_else(|| {
         user("--out is required (or SN9_TRAIN_OUT / `out` in the [train] section of the config file)")
     })?;
@@ -548,25 +626,13 @@ impl MultiDeviceTask for Job {
         check_data(&shards, &config)?;
         let seq = shards.manifest.seq_len;
         if let Some(id) = st.competition {
-            let comp = CompetitionSchedule::current_competition(schedule_file.as_deref(), id)?;
-            let comp = &comp;
-            let params = config.parameter_count();
-            let bytes = params * save_dtype_of(&st.save_dtype).size() as u64;
-            let why = crate::model::command::fit_to_compete(
-                &config.architecture,
-                Some(config.vocab_size),
-                params,
-                bytes,
-                comp,
-            );
-            if !why.is_empty() {
-                return Err(user(format!(
-                    "this model would not be accepted in competition {id}: {}; change the config \
-                     before training",
-                    why.join("; ")
-                )));
-            }
-            p.info(format!("competition {id}: {params} parameters, accepted"));
+            check_competition(
+                &config,
+                id,
+                save_dtype_of(&st.save_dtype),
+                schedule_file.as_deref(),
+                &p,
+            )?;
         }
         let split = Split::new(shards.len(), t.val_sequences, t.seed)?;
         let (mut model, mut opt, mut ts) = match &resume {

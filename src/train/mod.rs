@@ -7,6 +7,7 @@ pub mod command;
 pub mod data;
 pub mod optim;
 pub mod schedule;
+pub mod titan;
 
 use anyhow::Result;
 use burn::backend::Autodiff;
