@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/sn9
+DEBUG_BIN := $(or $(CARGO_TARGET_DIR),target)/debug/sn9
 # burn-cuda compiles offline with this set (no CUDA toolkit needed; libcuda loads at run time).
 export CUDARC_CUDA_VERSION ?= 12080
 
-.PHONY: build test test-golden test-hfref test-ttsref test-wgpu demo completions bench bench-gpu check-gpu fmt lint clean
+.PHONY: build test test-torchtitan test-golden test-hfref test-ttsref test-wgpu demo completions bench bench-gpu check-gpu fmt lint clean
 
 build:
 	$(CARGO) build --release
@@ -15,6 +16,12 @@ build:
 test:
 	$(CARGO) test --all-targets --features wgpu
 	$(CARGO) check --features cuda,wgpu
+	@bash scripts/test-torchtitan.sh $(DEBUG_BIN)
+
+## torchtitan 0.3.0 on CPU against sn9's job directories (installs the job's pinned torch once).
+test-torchtitan:
+	$(CARGO) build --features wgpu
+	@bash scripts/test-torchtitan.sh $(DEBUG_BIN)
 
 ## Only the wgpu device tests (`wgpu <case>: ok` per case; SN9_TEST_WGPU_DEVICE=wgpu:N for another).
 test-wgpu:

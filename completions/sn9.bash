@@ -352,6 +352,9 @@ _sn9() {
             sn9__subcmd__help__subcmd__model,init)
                 cmd="sn9__subcmd__help__subcmd__model__subcmd__init"
                 ;;
+            sn9__subcmd__help__subcmd__train,import-job)
+                cmd="sn9__subcmd__help__subcmd__train__subcmd__import__subcmd__job"
+                ;;
             sn9__subcmd__help__subcmd__tts,synth)
                 cmd="sn9__subcmd__help__subcmd__tts__subcmd__synth"
                 ;;
@@ -426,6 +429,18 @@ _sn9() {
                 ;;
             sn9__subcmd__model__subcmd__help,init)
                 cmd="sn9__subcmd__model__subcmd__help__subcmd__init"
+                ;;
+            sn9__subcmd__train,help)
+                cmd="sn9__subcmd__train__subcmd__help"
+                ;;
+            sn9__subcmd__train,import-job)
+                cmd="sn9__subcmd__train__subcmd__import__subcmd__job"
+                ;;
+            sn9__subcmd__train__subcmd__help,help)
+                cmd="sn9__subcmd__train__subcmd__help__subcmd__help"
+                ;;
+            sn9__subcmd__train__subcmd__help,import-job)
+                cmd="sn9__subcmd__train__subcmd__help__subcmd__import__subcmd__job"
                 ;;
             sn9__subcmd__tts,help)
                 cmd="sn9__subcmd__tts__subcmd__help"
@@ -2520,8 +2535,22 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__help__subcmd__train)
-            opts=""
+            opts="import-job"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__help__subcmd__train__subcmd__import__subcmd__job)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3236,7 +3265,7 @@ _sn9() {
             return 0
             ;;
         sn9__subcmd__train)
-            opts="-q -v -h --data --model --out --resume --steps --batch-size --grad-accum --lr --min-lr --warmup-steps --decay --beta1 --beta2 --eps --weight-decay --decay-all --clip --seed --val-sequences --eval-every --save-every --keep --log-every --save-dtype --competition --schedule --peak-tflops --device --dtype --csv --json --quiet --verbose --config --help"
+            opts="-q -v -h --data --model --out --resume --steps --batch-size --grad-accum --lr --min-lr --warmup-steps --decay --beta1 --beta2 --eps --weight-decay --decay-all --clip --seed --val-sequences --eval-every --save-every --keep --log-every --save-dtype --competition --schedule --peak-tflops --device --dtype --csv --engine --nodes --gpus-per-node --global-batch-size --json --quiet --verbose --config --help import-job help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3352,6 +3381,94 @@ _sn9() {
                     ;;
                 --dtype)
                     COMPREPLY=($(compgen -W "f32 bf16" -- "${cur}"))
+                    return 0
+                    ;;
+                --engine)
+                    COMPREPLY=($(compgen -W "sn9 torchtitan" -- "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gpus-per-node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --global-batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__train__subcmd__help)
+            opts="import-job help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__train__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__train__subcmd__help__subcmd__import__subcmd__job)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sn9__subcmd__train__subcmd__import__subcmd__job)
+            opts="-q -v -h --out --step --max-shard-size --force --json --quiet --verbose --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-shard-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

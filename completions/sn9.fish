@@ -360,45 +360,63 @@ complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -l json -d 'Machine
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s q -l quiet -d 'Only errors on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s v -l verbose -d 'More detail on stderr'
 complete -c sn9 -n "__fish_sn9_using_subcommand eval-worker" -s h -l help -d 'Print help'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l data -d 'Token-shard directory from `sn9 data pack`' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l model -d 'A Hugging Face config.json (fresh model) or a model directory (continue training it)' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l out -d 'Run directory: metrics, checkpoints and the final model' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l steps -d 'Optimiser steps in total [default: 1000]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l batch-size -d 'Sequences per micro-batch [default: 8]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l grad-accum -d 'Micro-batches per optimiser step; their gradients are averaged [default: 1]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l lr -d 'Peak learning rate [default: 3e-4]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l min-lr -d 'Learning rate at the end of the decay [default: lr / 10]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l warmup-steps -d 'Linear warmup steps [default: 100, at most steps / 10]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l decay -d 'Decay after warmup [default: cosine]' -r -f -a "cosine\t''
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l data -d 'Token-shard directory from `sn9 data pack`' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l model -d 'A Hugging Face config.json (fresh model) or a model directory (continue training it)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l out -d 'Run directory: metrics, checkpoints and the final model' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l steps -d 'Optimiser steps in total [default: 1000]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l batch-size -d 'Sequences per micro-batch [default: 8]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l grad-accum -d 'Micro-batches per optimiser step; their gradients are averaged [default: 1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l lr -d 'Peak learning rate [default: 3e-4]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l min-lr -d 'Learning rate at the end of the decay [default: lr / 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l warmup-steps -d 'Linear warmup steps [default: 100, at most steps / 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l decay -d 'Decay after warmup [default: cosine]' -r -f -a "cosine\t''
 linear\t''
 constant\t''"
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l beta1 -d 'AdamW β₁ [default: 0.9]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l beta2 -d 'AdamW β₂ [default: 0.95]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l eps -d 'AdamW ε [default: 1e-8]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l weight-decay -d 'Decoupled weight decay [default: 0.1]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l decay-all -d 'Decay norm weights and biases too (by default only matrices decay)' -r -f -a "true\t''
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l beta1 -d 'AdamW β₁ [default: 0.9]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l beta2 -d 'AdamW β₂ [default: 0.95]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l eps -d 'AdamW ε [default: 1e-8]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l weight-decay -d 'Decoupled weight decay [default: 0.1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l decay-all -d 'Decay norm weights and biases too (by default only matrices decay)' -r -f -a "true\t''
 false\t''"
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l clip -d 'Clip gradients to this global L2 norm; 0 disables [default: 1.0]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l seed -d 'Seed of the initial weights, the validation split and the data order [default: 0]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l val-sequences -d 'Sequences held out for validation; 0 disables [default: 5% of the shards, at most 64]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l eval-every -d 'Validate every N steps (and at the end); 0 only at the end [default: 100]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l save-every -d 'Checkpoint every N steps (and at the end and on SIGINT/SIGTERM) [default: 500]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l keep -d 'Checkpoints to keep [default: 3]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l log-every -d 'Without a terminal, print a progress line every N steps [default: 10]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l save-dtype -d 'Dtype of the final model in RUN_DIR/model [default: bf16]; checkpoints are always f32' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l competition -d 'Refuse to start unless the model would be accepted in this competition' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l peak-tflops -d 'Peak FLOP/s of the device in TFLOP/s, for the MFU column (e.g. 989 for an H100\'s bf16 dense peak); without it MFU is not reported' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l device -d 'Device: cpu, cuda:N or wgpu:N; several (`cuda:0,cuda:1,...`) train data-parallel, one replica per device, each taking --batch-size sequences per micro-batch [default: cpu]' -r
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l dtype -d 'Compute dtype: f32, or bf16 activations and matmuls with float32 master weights, gradients and optimiser state (explicit casts; for GPUs) [default: f32]' -r -f -a "f32\t''
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l clip -d 'Clip gradients to this global L2 norm; 0 disables [default: 1.0]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l seed -d 'Seed of the initial weights, the validation split and the data order [default: 0]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l val-sequences -d 'Sequences held out for validation; 0 disables [default: 5% of the shards, at most 64]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l eval-every -d 'Validate every N steps (and at the end); 0 only at the end [default: 100]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l save-every -d 'Checkpoint every N steps (and at the end and on SIGINT/SIGTERM) [default: 500]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l keep -d 'Checkpoints to keep [default: 3]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l log-every -d 'Without a terminal, print a progress line every N steps [default: 10]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l save-dtype -d 'Dtype of the final model in RUN_DIR/model [default: bf16]; checkpoints are always f32' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l competition -d 'Refuse to start unless the model would be accepted in this competition' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l schedule -d 'Competition schedule (JSON) [default: built-in]' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l peak-tflops -d 'Peak FLOP/s of the device in TFLOP/s, for the MFU column (e.g. 989 for an H100\'s bf16 dense peak); without it MFU is not reported' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l device -d 'Device: cpu, cuda:N or wgpu:N; several (`cuda:0,cuda:1,...`) train data-parallel, one replica per device, each taking --batch-size sequences per micro-batch [default: cpu]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l dtype -d 'Compute dtype: f32, or bf16 activations and matmuls with float32 master weights, gradients and optimiser state (explicit casts; for GPUs) [default: f32; bf16 with --engine torchtitan]' -r -f -a "f32\t''
 bf16\t''"
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l resume -d 'Continue the run in --out from its latest checkpoint'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l csv -d 'Stream the per-step metrics as CSV on stdout'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -s q -l quiet -d 'Only errors on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -s v -l verbose -d 'More detail on stderr'
-complete -c sn9 -n "__fish_sn9_using_subcommand train" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l engine -d 'Who trains: sn9 (this process, on --device), or torchtitan (write a multi-GPU, multi-node job directory to --out instead; see `sn9 train import-job`) [default: sn9]' -r -f -a "sn9\t''
+torchtitan\t''"
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l nodes -d 'torchtitan: nodes of the job [default: 1]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l gpus-per-node -d 'torchtitan: GPUs per node [default: 8]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l global-batch-size -d 'torchtitan: sequences per optimiser step; a multiple of nodes × GPUs × --batch-size (it sets the accumulation) [default: nodes × GPUs × --batch-size × --grad-accum]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l resume -d 'Continue the run in --out from its latest checkpoint'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l csv -d 'Stream the per-step metrics as CSV on stdout'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -f -a "import-job" -d 'Bring a torchtitan job\'s checkpoint back as a Hugging Face model directory (bf16), for `sn9 eval`, `sn9 model info` and `sn9 hub push`'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and not __fish_seen_subcommand_from import-job help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l out -d 'Output model directory (Hugging Face format, bf16)' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l step -d 'Checkpoint step [default: the latest one in Hugging Face format]' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l max-shard-size -d 'Largest safetensors shard (e.g. 5GB)' -r
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l force -d 'Replace --out if it exists'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -s q -l quiet -d 'Only errors on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -s v -l verbose -d 'More detail on stderr'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from import-job" -s h -l help -d 'Print help'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from help" -f -a "import-job" -d 'Bring a torchtitan job\'s checkpoint back as a Hugging Face model directory (bf16), for `sn9 eval`, `sn9 model info` and `sn9 hub push`'
+complete -c sn9 -n "__fish_sn9_using_subcommand train; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -l config -d 'sn9\'s settings file (TOML, one [section] per command: `[score]`, `[train]`, ...). Every command takes it; `--config` means nothing else anywhere' -r -F
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -l json -d 'Machine-readable output on stdout (JSON; JSON Lines for streams)'
 complete -c sn9 -n "__fish_sn9_using_subcommand tts; and not __fish_seen_subcommand_from synth help" -s q -l quiet -d 'Only errors on stderr'
@@ -607,6 +625,7 @@ complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "pack-speech" -d 'Make speech batches (the TTS competition\'s evaluation data) from local clips, as the validator\'s People\'s Speech loader makes them from a page of rows: decode, mono, RMS, resample to 24 kHz, skip rules, query pairing, tokens and lengths, shuffle, 50 kept'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "fetch" -d 'Download rows of a Hub dataset through the datasets-server into JSON Lines (paged, retried, resumable)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from data" -f -a "mix" -d 'Draw a declarative mixture of local corpora (MIX.toml: sources with weights, document or token budgets, a seed) into one JSON Lines or parquet file, deterministically'
+complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from train" -f -a "import-job" -d 'Bring a torchtitan job\'s checkpoint back as a Hugging Face model directory (bf16), for `sn9 eval`, `sn9 model info` and `sn9 hub push`'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from tts" -f -a "synth" -d 'Synthesise a text with an E2TTS model in the voice of a reference clip, as the validator does: the reference clip\'s mel as prompt, the flow-matching sampler with the validator\'s noise for --seed (torch\'s CPU generator), the Vocos vocoder, the RMS rule. Writes a 24 kHz mono WAV (32-bit float)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "init" -d 'Create a randomly initialised model from a config.json, as transformers initialises one (normal(0, initializer_range) weights, zero biases, unit norms)'
 complete -c sn9 -n "__fish_sn9_using_subcommand help; and __fish_seen_subcommand_from model" -f -a "info" -d 'Describe a model directory: architecture, parameter count as the subnet counts it, size on disk, dtype, and which competitions it fits (and why not)'

@@ -567,6 +567,8 @@ fn help_snapshots() {
         &["model", "convert"],
         &["tts"],
         &["tts", "synth"],
+        &["train"],
+        &["train", "import-job"],
     ];
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut stale = Vec::new();

@@ -123,7 +123,8 @@ pub struct TrainArgs {
     #[arg(long, env = "SN9_DEVICE", value_name = "DEVICES")]
     pub device: Option<String>,
     /// Compute dtype: f32, or bf16 activations and matmuls with float32 master weights,
-    /// gradients and optimiser state (explicit casts; for GPUs) [default: f32].
+    /// gradients and optimiser state (explicit casts; for GPUs) [default: f32; bf16 with --engine
+    /// torchtitan].
     #[arg(long, value_enum, env = "SN9_DTYPE")]
     pub dtype: Option<ComputeDtype>,
     /// Stream the per-step metrics as CSV on stdout.

@@ -625,10 +625,10 @@ pub fn import(a: ImportArgs, p: &Printer) -> Result<()> {
         }
     }
     let known: std::collections::BTreeSet<&str> = expected.iter().map(|x| x.0.as_str()).collect();
-    if let Some(extra) = by_name
-        .keys()
-        .find(|n| !known.contains(*n) && !(config.tie_word_embeddings && **n == "lm_head.weight"))
-    {
+    // A tied model's head may be stored (transformers writes it when untied copies are saved).
+    let allowed =
+        |n: &str| known.contains(n) || (config.tie_word_embeddings && n == "lm_head.weight");
+    if let Some(extra) = by_name.keys().find(|n| !allowed(n)) {
         return Err(user(format!(
             "{}: tensor {extra} is not a parameter of the job's model",
             dir.display()
