@@ -14,7 +14,7 @@ want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "test-torchtitan: installing the job's pinned environment into $venv" >&2
   rm -rf "$venv"
-  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"; }; then
+  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check -r "$req"; }; then
     rm -rf "$venv"
     if [ "${CI:-}" = true ] || [ "${SN9_REQUIRE_TORCHTITAN:-}" = 1 ]; then
       echo "test-torchtitan: cannot install $req" >&2

@@ -209,6 +209,60 @@ fn job_directory_snapshot_syntax_and_order() {
     }
 }
 
+/// The job's learning-rate schedule (standard-library Python) equals `sn9 train`'s, step by step.
+#[test]
+fn job_schedule_equals_sn9_train() {
+    use sn9::train::schedule::{Decay, Schedule};
+    let d = tempfile::tempdir().unwrap();
+    let shards = pack(d.path(), "shards", None);
+    let job = d.path().join("job");
+    common::ok(&export(
+        &shards,
+        &demo_model(),
+        &job,
+        &["--gpus-per-node", "1"],
+    ));
+    for (decay, name) in [
+        (Decay::Cosine, "cosine"),
+        (Decay::Linear, "linear"),
+        (Decay::Constant, "constant"),
+    ] {
+        let s = Schedule {
+            lr: 1e-3,
+            min_lr: 1e-4,
+            warmup_steps: 10,
+            total_steps: 110,
+            decay,
+        };
+        let o = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "sn9_titan.schedule",
+                "1e-3",
+                "1e-4",
+                "10",
+                "110",
+                name,
+            ])
+            .current_dir(&job)
+            .output()
+            .unwrap();
+        common::ok(&o);
+        let got: Vec<f64> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(got.len(), 110);
+        for (step, g) in got.iter().enumerate() {
+            let want = s.lr_at(step as u64);
+            assert!(
+                (g - want).abs() <= 1e-15,
+                "{name} step {step}: {g} vs {want}"
+            );
+        }
+    }
+}
+
 #[test]
 fn competition_shaped_jobs_from_the_demo_shards() {
     let d = tempfile::tempdir().unwrap();

@@ -12,7 +12,8 @@ torchtitan` writes,
 3. weights round-trip HF -> torchtitan -> DCP checkpoint -> the job's export.py -> HF bit for bit
    (float32), and `sn9 train import-job` gives the same tensors in bf16;
 4. the dataloader gives each data-parallel rank its windows in sn9 train's order, with labels
-   shifted and the last one ignored, and a resumed loader continues with the identical batch.
+   shifted and the last one ignored, and a resumed loader continues with the identical batch;
+5. torchtitan's scheduler container steps through sn9 train's learning-rate schedule.
 A training step cannot run on CPU (torchtitan selects CUDA; FlexAttention has no CPU backward).
 """
 
@@ -184,4 +185,19 @@ for rank in range(dp):
     again = next(iter(dl2))
     assert torch.equal(nxt[0]["input"], again[0]["input"]), "a resumed loader goes elsewhere"
 say("dataloader: 2 ranks read disjoint windows in sn9 train's order; resume continues exactly")
+
+# 5. The learning rate of every step is sn9 train's (schedule.py inside torchtitan's container).
+from sn9_titan.schedule import factor
+
+for decay in ["cosine", "linear", "constant"]:
+    sched = cfg.lr_scheduler
+    sched.decay = decay
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=s["lr"])
+    container = sched.build(optimizers=[opt], training_steps=s["steps"])
+    for step in range(s["steps"]):
+        want = s["lr"] * factor(step, s["warmup_steps"], s["steps"], decay, s["min_lr_factor"])
+        assert opt.param_groups[0]["lr"] == want, (decay, step, opt.param_groups[0]["lr"], want)
+        opt.step()
+        container.step()
+say("learning rate: torchtitan's scheduler steps through sn9 train's schedule")
 print("torchtitan checks: ok")

@@ -20,7 +20,6 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::command::{Settings, TrainArgs};
-use super::schedule::Decay;
 use crate::data::shards::Shards;
 use crate::error::user;
 use crate::model::ModelConfig;
@@ -66,6 +65,11 @@ const FILES: &[(&str, &str, bool)] = &[
     (
         "sn9_titan/order.py",
         include_str!("job/sn9_titan/order.py"),
+        false,
+    ),
+    (
+        "sn9_titan/schedule.py",
+        include_str!("job/sn9_titan/schedule.py"),
         false,
     ),
     ("launch.sh", include_str!("job/launch.sh"), true),
@@ -181,13 +185,6 @@ impl Layout {
     }
 }
 
-fn decay_name(d: Decay) -> &'static str {
-    match d {
-        Decay::Cosine => "cosine",
-        Decay::Linear | Decay::Constant => "linear",
-    }
-}
-
 /// Writes the job directory for `st` (the resolved `sn9 train` settings) at `out`.
 pub fn export(
     a: &TrainArgs,
@@ -202,6 +199,18 @@ pub fn export(
             "--resume does not apply to --engine torchtitan: run the job's launch.sh again and \
              torchtitan resumes from its latest checkpoint",
         ));
+    }
+    for (given, flag) in [
+        (a.device.is_some(), "--device"),
+        (a.csv, "--csv"),
+        (a.peak_tflops.is_some(), "--peak-tflops"),
+        (a.save_dtype.is_some(), "--save-dtype (the job saves bf16)"),
+    ] {
+        if given {
+            p.warn(format!(
+                "{flag} does not apply to --engine torchtitan; ignored"
+            ));
+        }
     }
     let s = "train";
     let nodes: usize = cfg.resolve(a.nodes, s, "nodes", 1)?;
@@ -303,9 +312,9 @@ pub fn export(
         "grad_accum": layout.grad_accum,
         "global_batch_size": layout.global_batch(),
         "lr": t.schedule.lr,
-        "min_lr_factor": if t.schedule.decay == Decay::Constant { 1.0 } else { t.schedule.min_lr / t.schedule.lr },
+        "min_lr_factor": t.schedule.min_lr / t.schedule.lr,
         "warmup_steps": t.schedule.warmup_steps,
-        "decay_type": decay_name(t.schedule.decay),
+        "decay": t.schedule.decay,
         "beta1": t.adamw.beta1,
         "beta2": t.adamw.beta2,
         "eps": t.adamw.eps,

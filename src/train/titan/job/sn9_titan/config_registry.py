@@ -1,12 +1,15 @@
 """The job's torchtitan config: `--module sn9_titan --config train`.
 
 Every value comes from `settings.json` (written by `sn9 train --engine torchtitan`); paths are
-resolved from this file, so the job directory may move. `SN9_TITAN_DRYRUN=1` (dryrun.sh) runs
-one step without checkpoints or validation.
+resolved from this file, so the job directory may move. `SN9_TITAN_DATA` points at the shards
+where they are on the cluster (their manifest must be the one the job was written for).
+`SN9_TITAN_DRYRUN=1` (dryrun.sh) runs one step without checkpoints or validation.
 """
 
 import json
 import os
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from torchtitan.components.checkpoint import CheckpointManager
@@ -24,8 +27,23 @@ from torchtitan.trainer import Trainer
 
 from .data import Sn9ShardLoader, Sn9Tokenizer
 from .model import spec_from_hf
+from .schedule import factor
 
 JOB = Path(__file__).resolve().parent.parent
+
+
+class Sn9LRSchedulers(LRSchedulersContainer):
+    """torchtitan's scheduler container with `sn9 train`'s schedule (schedule.py)."""
+
+    @dataclass(kw_only=True, slots=True)
+    class Config(LRSchedulersContainer.Config):
+        decay: str = "cosine"
+
+        def build(self, *, optimizers, training_steps):
+            total = self.total_steps if self.total_steps is not None else training_steps
+            return Sn9LRSchedulers(optimizers, partial(
+                factor, warmup=self.warmup_steps, total=total, decay=self.decay,
+                min_factor=self.min_lr_factor))
 
 
 def settings():
@@ -47,7 +65,9 @@ def train() -> Trainer.Config:
     if not s["decay_all"]:  # sn9 decays matrices only: norms go first, without decay
         groups.insert(0, ParamGroupConfig(pattern=r".*norm.*", optimizer_name="AdamW",
                                           optimizer_kwargs=_adamw(s, 0.0)))
-    loader = dict(dataset_path=s["data"], seed=s["seed"], val_sequences=s["val_sequences"],
+    # The shards may sit elsewhere on the cluster: SN9_TITAN_DATA (checked by the manifest's hash).
+    data = os.environ.get("SN9_TITAN_DATA") or s["data"]
+    loader = dict(dataset_path=data, seed=s["seed"], val_sequences=s["val_sequences"],
                   manifest_sha256=s["manifest_sha256"])
     init = JOB / "init_hf"
     val_steps = s["val_sequences"] // (s["dp_degree"] * s["local_batch_size"])
@@ -59,9 +79,8 @@ def train() -> Trainer.Config:
         loss=ChunkedLossWrapper.Config(
             loss_fn=CrossEntropyLoss.Config(global_vocab_size=s["vocab_size"])),
         optimizer=OptimizersContainer.Config(param_groups=groups),
-        lr_scheduler=LRSchedulersContainer.Config(
-            warmup_steps=s["warmup_steps"], decay_type=s["decay_type"],
-            min_lr_factor=s["min_lr_factor"]),
+        lr_scheduler=Sn9LRSchedulers.Config(
+            warmup_steps=s["warmup_steps"], decay=s["decay"], min_lr_factor=s["min_lr_factor"]),
         training=TrainingConfig(
             local_batch_size=s["local_batch_size"], global_batch_size=s["global_batch_size"],
             seq_len=s["seq_len"], steps=1 if dry else s["steps"],
