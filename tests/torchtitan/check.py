@@ -98,6 +98,9 @@ for case in ["llama_gqa", "llama_mha", "llama_tied", "llama3_rope_scaling", "lla
     cr, model_mod, _ = job_modules(job)
     from torchtitan.components.checkpoint import ModelWrapper
 
+    ck = cr.train().checkpoint  # the job starts from init_hf through torchtitan's HF load
+    assert ck.initial_load_path == str(job / "init_hf") and ck.initial_load_in_hf, case
+
     spec = model_mod.spec_from_hf(str(job / "hf_assets/config.json"))
     model = spec.model.build()
     adapter = spec.state_dict_adapter(spec.model, str(job / "hf_assets"))
