@@ -13,7 +13,8 @@ torchtitan` writes,
    (float32), and `sn9 train import-job` gives the same tensors in bf16;
 4. the dataloader gives each data-parallel rank its windows in sn9 train's order, with labels
    shifted and the last one ignored, and a resumed loader continues with the identical batch;
-5. torchtitan's scheduler container steps through sn9 train's learning-rate schedule.
+5. torchtitan's scheduler container steps through sn9 train's learning-rate schedule, and its
+   AdamW groups carry sn9 train's settings (no weight decay on norms).
 A training step cannot run on CPU (torchtitan selects CUDA; FlexAttention has no CPU backward).
 """
 
@@ -203,4 +204,15 @@ for decay in ["cosine", "linear", "constant"]:
         opt.step()
         container.step()
 say("learning rate: torchtitan's scheduler steps through sn9 train's schedule")
+
+# 6. AdamW as sn9 train sets it: norms without weight decay, every matrix with it.
+model = cfg.model_spec.model.build()
+groups = [g for opt in cfg.optimizer.build(model_parts=[model]).optimizers for g in opt.param_groups]
+names = {n: g["weight_decay"] for g in groups for n in g["param_names"]}
+assert set(names) == {n for n, _ in model.named_parameters()}, "a parameter is not optimised"
+for n, wd in names.items():
+    assert wd == (0.0 if "norm" in n else s["weight_decay"]), (n, wd)
+for g in groups:
+    assert (g["lr"], g["betas"], g["eps"]) == (s["lr"], (s["beta1"], s["beta2"]), s["eps"]), g
+say("AdamW: sn9 train's settings, weight decay on matrices only")
 print("torchtitan checks: ok")
