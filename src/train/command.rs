@@ -467,14 +467,11 @@ pub fn run(a: TrainArgs, cfg: &ConfigFile, p: &Printer) -> Result<()> {
         return super::titan::import(i, p);
     }
     if cfg.resolve(a.engine, "train", "engine", Engine::Sn9)? == Engine::Torchtitan {
-        let out = cfg
-            .resolve_path(a.out.clone(), "train", "out")?
-            .ok_or_else(|| user("--out is required: the job directory to write"))?;
         let total = match cfg.resolve_path(a.data.clone(), "train", "data")? {
             Some(d) => Shards::open(&d)?.len(),
             None => 0,
         };
-        let (st, _) = resolve(&a, cfg, total, None)?;
+        let (st, out) = resolve(&a, cfg, total, None)?;
         return super::titan::export(&a, cfg, &st, &out, p);
     }
     let out = cfg.resolve_path(a.out.clone(), "train", "out")?.ok_or_else(|| {
