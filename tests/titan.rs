@@ -472,6 +472,21 @@ fn imported_checkpoint_evaluates_and_pushes() {
         .unwrap();
     common::ok(&o);
 
+    // A damaged checkpoint file (truncated in copying) is a clear error, and nothing is written.
+    let good = std::fs::read(last.join("model-00001-of-00001.safetensors")).unwrap();
+    std::fs::write(
+        last.join("model-00001-of-00001.safetensors"),
+        &good[..good.len() / 2],
+    )
+    .unwrap();
+    let o = import(&["--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("model-00001-of-00001.safetensors"));
+    assert!(
+        model.join("model.safetensors").exists(),
+        "the imported model was kept"
+    );
+
     // A checkpoint of another model is refused, and so is a job of another version.
     std::fs::copy(
         root().join("fixtures/hfref/llama_gqa/model.safetensors"),
@@ -491,4 +506,8 @@ fn imported_checkpoint_evaluates_and_pushes() {
     let o = import(&["--force"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("regenerate the job"));
+    std::fs::write(job.join("job.json"), b"{\"schema\": ").unwrap();
+    let o = import(&["--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not valid JSON"));
 }
